@@ -121,6 +121,7 @@ class Recipient(SQLModel, table=True):
     price_rank: int = -1  # precedence of the report that set `price`
     report_count: int = 0
     sent_at: datetime | None = None
+    status_at: datetime | None = None  # when the report that set `status` was received
     first_report_at: datetime | None = None
     last_report_at: datetime | None = None
 

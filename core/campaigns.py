@@ -1,0 +1,264 @@
+"""Launching campaigns and reading their state.
+
+A launch only writes the campaign and its recipients, in one transaction guarded by a launch key,
+so a double click, a Streamlit rerun or a repeated CLI call creates one campaign. Sending is the
+dispatcher's job. Every aggregate here is computed in SQL, never by loading a campaign's rows.
+"""
+
+import json
+import logging
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from decimal import Decimal
+
+from sqlalchemy import Integer, func, insert, select
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session
+
+from core.errors import LaunchError
+from core.models import Campaign, DeliveryReport, Recipient, utcnow
+from core.statuses import PENDING
+
+log = logging.getLogger(__name__)
+
+_INSERT_BATCH = 10_000
+
+
+@dataclass(frozen=True)
+class RecipientInput:
+    """One accepted recipient of a launch: an E.164 number and its placeholder values."""
+
+    phone: str
+    region: str | None = None
+    line: int | None = None
+    fields: dict[str, str] = field(default_factory=dict)
+    estimated_parts: int | None = None
+    estimated_cost: Decimal | None = None
+
+
+@dataclass(frozen=True)
+class LaunchRequest:
+    """Everything a launch writes; `launch_key` makes repeating it harmless."""
+
+    launch_key: str
+    message: str
+    recipients: Sequence[RecipientInput]
+    name: str = ""
+    sender_id: str | None = None
+    list_id: int | None = None
+    default_country: str = ""
+    personalised: bool = False
+    scheduled_for: datetime | None = None
+    timezone: str | None = None
+    parent_campaign_id: int | None = None
+
+
+@dataclass(frozen=True)
+class LaunchResult:
+    campaign: Campaign
+    created: bool  # False when the launch key had already launched this campaign
+
+
+def launch_campaign(engine: Engine, request: LaunchRequest) -> LaunchResult:
+    """Write the campaign and its recipients in one transaction, or return the one already launched.
+
+    The engine (not a session) is taken because a concurrent launch with the same key surfaces as
+    a unique-constraint error at commit, after which a fresh session must read the winner.
+    """
+    _check_request(request)
+
+    existing = _find_by_launch_key(engine, request.launch_key)
+    if existing is not None:
+        log.info("launch key already used by campaign %s; nothing new created", existing.id)
+        return LaunchResult(existing, created=False)
+
+    try:
+        campaign = _write_campaign(engine, request)
+    except IntegrityError:
+        winner = _find_by_launch_key(engine, request.launch_key)
+        if winner is None:
+            raise
+        log.info("concurrent launch resolved to campaign %s", winner.id)
+        return LaunchResult(winner, created=False)
+
+    log.info("campaign %s launched with %d recipients", campaign.id, campaign.recipient_count)
+    return LaunchResult(campaign, created=True)
+
+
+def _check_request(request: LaunchRequest) -> None:
+    if not request.launch_key.strip():
+        raise LaunchError("The launch key is empty; every launch needs a unique key.")
+    if not request.message.strip():
+        raise LaunchError("The message is empty; write the text to send before launching.")
+    if not request.recipients:
+        raise LaunchError("The campaign has no accepted recipients; import a list with valid numbers.")
+
+    phones = [recipient.phone for recipient in request.recipients]
+    if len(set(phones)) != len(phones):
+        raise LaunchError("The recipients contain the same number twice; import the list again.")
+
+
+def _find_by_launch_key(engine: Engine, launch_key: str) -> Campaign | None:
+    with Session(engine, expire_on_commit=False) as session:
+        return session.exec(select(Campaign).where(Campaign.launch_key == launch_key)).scalars().first()
+
+
+def _write_campaign(engine: Engine, request: LaunchRequest) -> Campaign:
+    with Session(engine, expire_on_commit=False) as session:
+        campaign = Campaign(
+            name=request.name,
+            message=request.message,
+            sender_id=request.sender_id,
+            status="scheduled" if request.scheduled_for else "queued",
+            launch_key=request.launch_key,
+            list_id=request.list_id,
+            parent_campaign_id=request.parent_campaign_id,
+            default_country=request.default_country,
+            personalised=request.personalised,
+            recipient_count=len(request.recipients),
+            estimated_cost=_sum_estimates(request.recipients),
+            scheduled_for=request.scheduled_for,
+            timezone=request.timezone,
+        )
+        session.add(campaign)
+        session.flush()
+
+        _insert_recipients(session, campaign.id, request.recipients)
+        session.commit()
+        return campaign
+
+
+def _sum_estimates(recipients: Iterable[RecipientInput]) -> Decimal | None:
+    costs = [recipient.estimated_cost for recipient in recipients]
+    if any(cost is None for cost in costs):
+        return None
+    return sum(costs, Decimal(0))
+
+
+def _insert_recipients(session: Session, campaign_id: int, recipients: Sequence[RecipientInput]) -> None:
+    table = Recipient.__table__
+    for start in range(0, len(recipients), _INSERT_BATCH):
+        rows = [
+            {
+                "campaign_id": campaign_id,
+                "phone": recipient.phone,
+                "region": recipient.region,
+                "line": recipient.line,
+                "fields_json": json.dumps(recipient.fields, ensure_ascii=False),
+                "estimated_parts": recipient.estimated_parts,
+                "estimated_cost": recipient.estimated_cost,
+                "status": PENDING,
+                "status_rank": 0,
+            }
+            for recipient in recipients[start : start + _INSERT_BATCH]
+        ]
+        session.execute(insert(table), rows)
+
+
+@dataclass(frozen=True)
+class CampaignSummary:
+    """A campaign's counts per status and its cost, as `status --json` prints them."""
+
+    campaign_id: int
+    name: str
+    status: str
+    recipients: int
+    by_status: dict[str, int]
+    cost: Decimal
+    estimated_cost: Decimal | None
+    unmatched_reports: int
+    created_at: datetime | None = None
+
+    def as_json(self) -> dict:
+        return {
+            "campaign_id": self.campaign_id,
+            "recipients": self.recipients,
+            "by_status": self.by_status,
+            "cost": _plain(self.cost),
+            "unmatched_reports": self.unmatched_reports,
+        }
+
+
+def _plain(amount: Decimal) -> str:
+    text = format(amount.normalize(), "f")
+    return text if text != "-0" else "0"
+
+
+def get_campaign(session: Session, *, campaign_id: int) -> Campaign | None:
+    return session.get(Campaign, campaign_id)
+
+
+def summarise_campaign(session: Session, *, campaign_id: int) -> CampaignSummary | None:
+    """Count recipients per status and sum their cost in SQL; None when there is no such campaign."""
+    campaign = session.get(Campaign, campaign_id)
+    if campaign is None:
+        return None
+
+    recipient = Recipient.__table__.c
+    rows = session.execute(
+        select(recipient.status, func.count(), func.sum(recipient.price))
+        .where(recipient.campaign_id == campaign_id)
+        .group_by(recipient.status)
+    ).all()
+    by_status = {status: count for status, count, _ in rows}
+    cost = sum((amount for _, _, amount in rows if amount is not None), Decimal(0))
+
+    return CampaignSummary(
+        campaign_id=campaign.id,
+        name=campaign.name,
+        status=campaign.status,
+        recipients=sum(by_status.values()),
+        by_status=by_status,
+        cost=cost,
+        estimated_cost=campaign.estimated_cost,
+        unmatched_reports=count_unmatched_reports(session, campaign_id=campaign_id),
+        created_at=campaign.created_at,
+    )
+
+
+def count_unmatched_reports(session: Session, *, campaign_id: int) -> int:
+    """Count reports that name this campaign but matched none of its recipients."""
+    report = DeliveryReport.__table__.c
+    query = select(func.count()).where(report.campaign_id == campaign_id, report.matched.is_(False))
+    return session.execute(query).scalar_one()
+
+
+def list_campaign_summaries(session: Session, *, limit: int = 200) -> list[CampaignSummary]:
+    """Summaries of the newest campaigns, newest first."""
+    ids = session.execute(select(Campaign.id).order_by(Campaign.id.desc()).limit(limit)).scalars()
+    summaries = [summarise_campaign(session, campaign_id=campaign_id) for campaign_id in ids]
+    return [summary for summary in summaries if summary is not None]
+
+
+def status_timeline(
+    session: Session, *, campaign_id: int, bucket_seconds: int = 60
+) -> list[tuple[datetime, str, int]]:
+    """Count recipients per (time bucket, current status), bucketed by when that status arrived."""
+    recipient = Recipient.__table__.c
+    epoch = _epoch_seconds(session, recipient.status_at)
+    bucket = (func.floor(epoch / bucket_seconds) * bucket_seconds).label("bucket")
+    query = (
+        select(bucket, recipient.status, func.count())
+        .where(recipient.campaign_id == campaign_id, recipient.status_at.is_not(None))
+        .group_by(bucket, recipient.status)
+        .order_by(bucket)
+    )
+    return [
+        (datetime.fromtimestamp(int(start), UTC), status, count)
+        for start, status, count in session.execute(query)
+    ]
+
+
+def _epoch_seconds(session: Session, column):
+    # Each database spells "seconds since 1970" its own way.
+    if session.get_bind().dialect.name == "sqlite":
+        return func.cast(func.strftime("%s", column), Integer)
+    return func.extract("epoch", column)
+
+
+def mark_started(session: Session, *, campaign: Campaign) -> None:
+    if campaign.started_at is None:
+        campaign.started_at = utcnow()
+        session.add(campaign)
