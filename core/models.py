@@ -144,6 +144,7 @@ class InboundReport(SQLModel, table=True):
     content_type: str = ""
     body: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
     auth: str = ""  # signature, token, none (no secret configured) or rejected
+    auth_error: str = ""  # why a body was rejected: missing, invalid or stale signature or token
     parse_error: str = ""
     processed: bool = False
 
@@ -154,6 +155,7 @@ class DeliveryReport(SQLModel, table=True):
         Index("ix_report_tracking_phone", "tracking_id", "phone"),
         Index("ix_report_recipient", "recipient_id"),
         Index("ix_report_unmatched", "matched", "tracking_id"),
+        Index("ix_report_campaign", "campaign_id", "matched"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -171,4 +173,12 @@ class DeliveryReport(SQLModel, table=True):
     campaign_id: int | None = None
     matched: bool = False
     duplicate: bool = False
+    out_of_order: bool = False  # ranked below the recipient's status when it was applied
     unmatched_reason: str = ""
+
+
+# Running totals of the delivery-report pipeline (accepted, rejected, duplicate, ...), kept in the
+# same transactions as the rows they count, so health never has to scan the report tables.
+class ReportCounter(SQLModel, table=True):
+    name: str = Field(primary_key=True)
+    value: int = 0
