@@ -71,7 +71,8 @@ class Campaign(SQLModel, table=True):
 
 
 # A group of recipients sent in one request to SMS.to; the unit of at-most-once dispatch.
-# state: queued, sending, accepted, uncertain, failed, cancelled
+# state: queued, sending, accepted, uncertain, failed, cancelled, skipped (every recipient opted
+# out) and resent (uncertain, then re-sent by the operator in new chunks).
 class Chunk(SQLModel, table=True):
     __table_args__ = (
         UniqueConstraint("campaign_id", "seq"),
@@ -91,6 +92,8 @@ class Chunk(SQLModel, table=True):
     claimed_by: str | None = None
     sending_at: datetime | None = None
     accepted_at: datetime | None = None
+    next_attempt_at: datetime | None = None  # queued: back-off end; uncertain: next lookup
+    lookup_count: int = 0  # provider lookups made to reconcile an uncertain chunk
 
 
 # One recipient of one campaign; its status is derived from its delivery reports by precedence.
@@ -156,6 +159,7 @@ class DeliveryReport(SQLModel, table=True):
         Index("ix_report_recipient", "recipient_id"),
         Index("ix_report_unmatched", "matched", "tracking_id"),
         Index("ix_report_campaign", "campaign_id", "matched"),
+        Index("ix_report_phone", "phone", "received_at"),  # reconciles uncertain chunks
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -182,3 +186,20 @@ class DeliveryReport(SQLModel, table=True):
 class ReportCounter(SQLModel, table=True):
     name: str = Field(primary_key=True)
     value: int = 0
+
+
+# A running dispatcher; its chunks in `sending` become uncertain once its heartbeat expires.
+class DispatcherHeartbeat(SQLModel, table=True):
+    id: str = Field(primary_key=True)  # host:pid:random, the `claimed_by` of its chunks
+    host: str
+    pid: int
+    started_at: datetime = Field(default_factory=utcnow)
+    heartbeat_at: datetime = Field(default_factory=utcnow)
+    stopped_at: datetime | None = None
+
+
+# One of the `rate_limit_per_second` request slots shared by every dispatcher of an installation;
+# a slot is reused only when its last use is more than a second old.
+class RateSlot(SQLModel, table=True):
+    id: int = Field(primary_key=True)
+    used_at: float = 0.0  # Unix time in seconds
