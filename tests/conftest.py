@@ -22,3 +22,36 @@ def engine(tmp_path):
     init_db(engine)
     yield engine
     engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def postgres_url():
+    """An SQLAlchemy URL of a fresh database on a real PostgreSQL server started for this run."""
+    import shutil
+    import tempfile
+
+    from tests.pg_server import find_bin_dir, postgres_server
+
+    if find_bin_dir() is None:
+        pytest.skip("PostgreSQL is not installed (apt-get install postgresql); .ci/run installs it")
+
+    # Not under pytest's temporary folder: the server runs as the postgres user, who cannot enter it.
+    base = Path(tempfile.mkdtemp(prefix="smsto-pg-"))
+    base.chmod(0o755)
+    try:
+        with postgres_server(base) as url:
+            yield url
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
+
+
+@pytest.fixture
+def pg_engine(postgres_url):
+    """A PostgreSQL engine with every table created, emptied after the test."""
+    from sqlmodel import SQLModel
+
+    engine = make_engine(postgres_url)
+    init_db(engine)
+    yield engine
+    SQLModel.metadata.drop_all(engine)
+    engine.dispose()
