@@ -1,0 +1,172 @@
+"""Sections of the Campaign page: picking the campaign, its live figures and its recipients."""
+
+import logging
+import math
+from dataclasses import dataclass
+from datetime import datetime
+
+import streamlit as st
+
+from core.campaign_stats import (
+    CountryCost,
+    count_delivery_times,
+    count_recipients,
+    count_stages,
+    is_finished,
+    list_campaign_choices,
+    list_country_costs,
+    list_recipients,
+)
+from core.campaigns import CampaignSummary, get_campaign, status_timeline, summarise_campaign
+from core.models import Campaign
+from core.money import format_money
+from dashboard import charts
+from dashboard.exports import recipients_csv_callback
+from dashboard.state import db_session, get_engine
+from dashboard.tables import FAILED_STATUSES, country_costs_frame, recipients_frame
+
+log = logging.getLogger(__name__)
+
+REFRESH_SECONDS = 5
+PAGE_SIZE = 100
+_ALL = "all statuses"
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """Everything the live part of the page draws, read in one session."""
+
+    summary: CampaignSummary
+    stages: dict[str, int]
+    timeline: list[tuple[datetime, str, int]]
+    delivery_times: dict[str, int]
+    country_costs: list[CountryCost]
+    finished: bool
+
+
+def pick_campaign_id() -> int | None:
+    """Return the campaign named by `?id=` or chosen in the picker, keeping the address in step."""
+    with db_session() as session:
+        choices = dict(list_campaign_choices(session))
+    if not choices:
+        st.info("No campaign yet. Launch one from the New campaign page.")
+        return None
+
+    requested = _requested_id()
+    if requested is not None and requested not in choices:
+        with db_session() as session:
+            campaign = get_campaign(session, campaign_id=requested)
+        if campaign is None:
+            st.error(f"No campaign has the id {requested}; pick one below.")
+            requested = None
+        else:
+            choices[campaign.id] = campaign.name
+
+    ids = list(choices)
+    index = ids.index(requested) if requested is not None else 0
+    chosen = st.selectbox(
+        "Campaign", ids, index=index, format_func=lambda key: f"#{key} {choices[key]}".strip()
+    )
+    st.query_params["id"] = str(chosen)
+    return chosen
+
+
+def _requested_id() -> int | None:
+    text = st.query_params.get("id")
+    if text is None:
+        return None
+    try:
+        return int(text)
+    except ValueError:
+        st.error(f"The address names the campaign {text!r}, which is not a number; pick one below.")
+        return None
+
+
+def load_campaign(campaign_id: int) -> Campaign | None:
+    with db_session() as session:
+        return get_campaign(session, campaign_id=campaign_id)
+
+
+def load_snapshot(campaign: Campaign) -> Snapshot:
+    with db_session() as session:
+        stages = count_stages(session, campaign_id=campaign.id)
+        fresh = get_campaign(session, campaign_id=campaign.id) or campaign
+        return Snapshot(
+            summary=summarise_campaign(session, campaign_id=campaign.id),
+            stages=stages,
+            timeline=status_timeline(session, campaign_id=campaign.id),
+            delivery_times=count_delivery_times(session, campaign_id=campaign.id),
+            country_costs=list_country_costs(session, campaign_id=campaign.id),
+            finished=is_finished(fresh, stages),
+        )
+
+
+def render_header(campaign: Campaign) -> None:
+    st.subheader(f"#{campaign.id} {campaign.name}".strip())
+    details = [
+        f"status **{campaign.status}**",
+        f"sender ID {campaign.sender_id or 'account default'}",
+    ]
+    if campaign.scheduled_for:
+        details.append(
+            f"scheduled for {campaign.scheduled_for:%Y-%m-%d %H:%M} UTC ({campaign.timezone})"
+        )
+    if campaign.status_reason:
+        details.append(campaign.status_reason)
+    st.markdown(" · ".join(details))
+    with st.expander("Message"):
+        st.text(campaign.message)
+
+
+def render_live(snapshot: Snapshot) -> None:
+    summary = snapshot.summary
+    delivered = summary.by_status.get("DELIVERED", 0)
+    failed = sum(count for status, count in summary.by_status.items() if status in FAILED_STATUSES)
+    columns = st.columns(6)
+    columns[0].metric("Recipients", summary.recipients)
+    columns[1].metric("Delivered", delivered)
+    columns[2].metric("Failed", failed)
+    columns[3].metric("Pending", summary.recipients - delivered - failed)
+    columns[4].metric("Cost (EUR)", format_money(summary.cost) or "0")
+    columns[5].metric("Estimated (EUR)", format_money(summary.estimated_cost) or "unknown")
+
+    left, right = st.columns(2)
+    left.plotly_chart(charts.stage_funnel(snapshot.stages), key="funnel")
+    right.plotly_chart(charts.delivery_timeline(snapshot.timeline), key="timeline")
+    left.plotly_chart(charts.delivery_times(snapshot.delivery_times), key="delivery_times")
+    right.plotly_chart(charts.cost_by_country(snapshot.country_costs), key="country_costs")
+    st.dataframe(country_costs_frame(snapshot.country_costs), hide_index=True)
+    if not snapshot.finished:
+        st.caption(f"Refreshing every {REFRESH_SECONDS} s while reports can still arrive.")
+
+
+def render_recipients(campaign_id: int, statuses: list[str]) -> None:
+    """Show one page of recipients (phones masked) and offer the whole campaign as a CSV export."""
+    st.subheader("Recipients")
+    status_choice = st.selectbox("Status", [_ALL, *statuses], key="recipient_status")
+    status = None if status_choice == _ALL else status_choice
+
+    with db_session() as session:
+        total = count_recipients(session, campaign_id=campaign_id, status=status)
+    page_count = max(1, math.ceil(total / PAGE_SIZE))
+    page = st.number_input("Page", min_value=1, max_value=page_count, value=1, key="recipient_page")
+    offset = (int(page) - 1) * PAGE_SIZE
+    with db_session() as session:
+        rows = list_recipients(
+            session, campaign_id=campaign_id, offset=offset, limit=PAGE_SIZE, status=status
+        )
+
+    st.dataframe(recipients_frame(rows), hide_index=True)
+    shown_to = min(offset + PAGE_SIZE, total)
+    st.caption(
+        f"Recipients {offset + 1 if total else 0}-{shown_to} of {total}; phone numbers masked."
+    )
+
+    full_phone = st.checkbox("Put full phone numbers in the export", key="export_full_phone")
+    st.download_button(
+        "Download all recipients as CSV",
+        data=recipients_csv_callback(get_engine(), campaign_id=campaign_id, full_phone=full_phone),
+        file_name=f"campaign-{campaign_id}-recipients.csv",
+        mime="text/csv",
+        on_click="ignore",
+    )

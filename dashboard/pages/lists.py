@@ -1,0 +1,5 @@
+"""Placeholder page, filled in next."""
+
+import streamlit as st
+
+st.title("lists")

@@ -1,0 +1,122 @@
+"""Tables (pandas DataFrames) that the pages show, built from core's summaries and rows."""
+
+import json
+from collections.abc import Iterable, Sequence
+from decimal import Decimal
+
+import pandas as pd
+
+from core.campaign_stats import CountryCost
+from core.campaigns import CampaignSummary
+from core.models import Recipient
+from core.money import format_money
+from core.redact import mask_phone
+from core.statuses import FINAL
+
+# Final statuses other than DELIVERED, which the campaigns table counts as failed.
+FAILED_STATUSES = FINAL - {"DELIVERED"}
+
+
+def campaign_link(campaign_id: int) -> str:
+    """Return the relative address of a campaign's page, for links inside a table."""
+    return f"campaign?id={campaign_id}"
+
+
+def campaign_summaries_frame(summaries: Iterable[CampaignSummary]) -> pd.DataFrame:
+    """One row per campaign: status, delivered, failed and pending counts, cost and estimate."""
+    rows = [_summary_row(summary) for summary in summaries]
+    columns = [
+        "id",
+        "name",
+        "status",
+        "created",
+        "recipients",
+        "delivered",
+        "failed",
+        "pending",
+        "cost",
+        "estimated cost",
+        "unmatched reports",
+        "page",
+    ]
+    return pd.DataFrame(rows, columns=columns)
+
+
+def _summary_row(summary: CampaignSummary) -> dict:
+    delivered = summary.by_status.get("DELIVERED", 0)
+    failed = sum(count for status, count in summary.by_status.items() if status in FAILED_STATUSES)
+    return {
+        "id": summary.campaign_id,
+        "name": summary.name,
+        "status": summary.status,
+        "created": summary.created_at,
+        "recipients": summary.recipients,
+        "delivered": delivered,
+        "failed": failed,
+        "pending": summary.recipients - delivered - failed,
+        "cost": format_money(summary.cost),
+        "estimated cost": format_money(summary.estimated_cost),
+        "unmatched reports": summary.unmatched_reports,
+        "page": campaign_link(summary.campaign_id),
+    }
+
+
+def country_costs_frame(costs: Sequence[CountryCost]) -> pd.DataFrame:
+    rows = [
+        {
+            "country": item.region,
+            "recipients": item.recipients,
+            "estimated cost": format_money(item.estimated_cost),
+            "cost": format_money(item.cost),
+        }
+        for item in costs
+    ]
+    return pd.DataFrame(rows, columns=["country", "recipients", "estimated cost", "cost"])
+
+
+def recipients_frame(recipients: Iterable[Recipient], *, full_phone: bool = False) -> pd.DataFrame:
+    """One row per recipient; the phone is masked unless `full_phone` is set (exports only)."""
+    rows = [_recipient_row(recipient, full_phone) for recipient in recipients]
+    return pd.DataFrame(rows, columns=RECIPIENT_COLUMNS)
+
+
+RECIPIENT_COLUMNS = [
+    "line",
+    "phone",
+    "country",
+    "status",
+    "parts",
+    "cost",
+    "estimated parts",
+    "estimated cost",
+    "sent at",
+    "status at",
+    "reports",
+    "fields",
+]
+
+
+def _recipient_row(recipient: Recipient, full_phone: bool) -> dict:
+    return {
+        "line": recipient.line,
+        "phone": recipient.phone if full_phone else mask_phone(recipient.phone),
+        "country": recipient.region or "",
+        "status": recipient.status,
+        "parts": recipient.parts,
+        "cost": format_money(recipient.price),
+        "estimated parts": recipient.estimated_parts,
+        "estimated cost": format_money(recipient.estimated_cost),
+        "sent at": recipient.sent_at,
+        "status at": recipient.status_at,
+        "reports": recipient.report_count,
+        "fields": _fields_text(recipient.fields_json),
+    }
+
+
+def _fields_text(fields_json: str) -> str:
+    fields = json.loads(fields_json or "{}")
+    return ", ".join(f"{name}={value}" for name, value in fields.items())
+
+
+def money_total(amounts: Iterable[Decimal | None]) -> Decimal:
+    return sum((amount for amount in amounts if amount is not None), Decimal(0))

@@ -1,0 +1,148 @@
+"""The Campaign page, driven through AppTest against a real SQLite file."""
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from tests.dashboard_support import (
+    APP,
+    fresh_dashboard_database,
+    mark_sent,
+    seed_campaign,
+    set_report,
+)
+
+
+@pytest.fixture
+def dashboard_engine(tmp_path, monkeypatch):
+    yield from fresh_dashboard_database(tmp_path, monkeypatch)
+
+
+PAGE = "pages/campaign.py"
+
+
+def _open(query: dict[str, str] | None = None) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=15)
+    at.run()
+    at.switch_page(PAGE)
+    at.query_params.update(query or {})
+    at.run()
+    return at
+
+
+def _metrics(at: AppTest) -> dict[str, str]:
+    return {metric.label: metric.value for metric in at.metric}
+
+
+def test_campaign_empty_database_says_so(dashboard_engine):
+    at = _open()
+
+    assert not at.exception
+    assert "No campaign yet" in at.info[0].value
+
+
+def test_campaign_query_param_selects_campaign(dashboard_engine):
+    first = seed_campaign(dashboard_engine, name="First", key="k1")
+    seed_campaign(dashboard_engine, name="Second", key="k2", phones=["+35799000100"])
+
+    at = _open({"id": str(first)})
+
+    assert at.selectbox[0].value == first
+    assert at.subheader[0].value == f"#{first} First"
+
+
+def test_campaign_defaults_to_newest_without_query_param(dashboard_engine):
+    seed_campaign(dashboard_engine, name="First", key="k1")
+    second = seed_campaign(dashboard_engine, name="Second", key="k2", phones=["+35799000100"])
+
+    at = _open()
+
+    assert at.selectbox[0].value == second
+    assert at.query_params["id"] == str(second)
+
+
+@pytest.mark.parametrize("value", ["abc", "999"])
+def test_campaign_bad_query_param_reports_error(dashboard_engine, value):
+    seed_campaign(dashboard_engine)
+
+    at = _open({"id": value})
+
+    assert value in at.error[0].value
+    assert not at.exception
+
+
+def test_campaign_metrics_count_statuses_and_cost(dashboard_engine):
+    campaign_id = seed_campaign(dashboard_engine)
+    set_report(dashboard_engine, phone="+35799000001", status="DELIVERED", price="0.035")
+    set_report(dashboard_engine, phone="+35799000002", status="FAILED", price="0.035")
+
+    metrics = _metrics(_open({"id": str(campaign_id)}))
+
+    assert metrics["Recipients"] == "5"
+    assert metrics["Delivered"] == "1"
+    assert metrics["Failed"] == "1"
+    assert metrics["Pending"] == "3"
+    assert metrics["Cost (EUR)"] == "0.07"
+    assert metrics["Estimated (EUR)"] == "0.175"
+
+
+def test_campaign_draws_four_charts(dashboard_engine):
+    campaign_id = seed_campaign(dashboard_engine)
+    set_report(dashboard_engine, phone="+35799000001", status="DELIVERED", price="0.035")
+
+    at = _open({"id": str(campaign_id)})
+
+    assert len(at.get("plotly_chart")) == 4
+
+
+def test_campaign_recipient_table_masks_phones(dashboard_engine):
+    campaign_id = seed_campaign(dashboard_engine)
+
+    table = _open({"id": str(campaign_id)}).dataframe[-1].value
+
+    assert table["phone"].iloc[0] == "+357******01"
+    assert len(table) == 5
+
+
+def test_campaign_recipient_table_filters_by_status(dashboard_engine):
+    campaign_id = seed_campaign(dashboard_engine)
+    set_report(dashboard_engine, phone="+35799000003", status="DELIVERED", price="0.035")
+    at = _open({"id": str(campaign_id)})
+
+    at.selectbox(key="recipient_status").select("DELIVERED").run()
+
+    assert list(at.dataframe[-1].value["line"]) == [4]
+
+
+def test_campaign_recipient_table_pages_through_large_campaign(dashboard_engine):
+    phones = [f"+357990{index:05d}" for index in range(250)]
+    campaign_id = seed_campaign(dashboard_engine, phones=phones)
+    at = _open({"id": str(campaign_id)})
+
+    at.number_input(key="recipient_page").set_value(3).run()
+
+    table = at.dataframe[-1].value
+    assert len(table) == 50
+    assert table["line"].iloc[0] == 202
+
+
+@pytest.mark.parametrize(
+    ("status", "refreshing"),
+    [("sending", True), ("paused", True), ("completed", False), ("cancelled", False)],
+)
+def test_campaign_refreshes_only_until_finished(dashboard_engine, status, refreshing):
+    campaign_id = seed_campaign(dashboard_engine, status=status)
+    for index in range(1, 6):
+        set_report(dashboard_engine, phone=f"+3579900000{index}", status="DELIVERED")
+
+    captions = [caption.value for caption in _open({"id": str(campaign_id)}).caption]
+
+    assert any("Refreshing every" in text for text in captions) is refreshing
+
+
+def test_campaign_completed_with_reports_pending_keeps_refreshing(dashboard_engine):
+    campaign_id = seed_campaign(dashboard_engine, status="completed")
+    mark_sent(dashboard_engine, phone="+35799000001")
+
+    captions = [caption.value for caption in _open({"id": str(campaign_id)}).caption]
+
+    assert any("Refreshing every" in text for text in captions)
