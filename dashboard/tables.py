@@ -2,7 +2,6 @@
 
 import json
 from collections.abc import Iterable, Sequence
-from decimal import Decimal
 
 import pandas as pd
 
@@ -11,6 +10,7 @@ from core.campaigns import CampaignSummary
 from core.models import Recipient
 from core.money import format_money
 from core.redact import mask_phone
+from core.reports.unmatched import UnmatchedReport
 from core.statuses import FINAL
 
 # Final statuses other than DELIVERED, which the campaigns table counts as failed.
@@ -118,5 +118,24 @@ def _fields_text(fields_json: str) -> str:
     return ", ".join(f"{name}={value}" for name, value in fields.items())
 
 
-def money_total(amounts: Iterable[Decimal | None]) -> Decimal:
-    return sum((amount for amount in amounts if amount is not None), Decimal(0))
+def unmatched_frame(reports: Iterable[UnmatchedReport]) -> pd.DataFrame:
+    """One row per unmatched report with its reason; the phone is masked."""
+    rows = [
+        {
+            "received": report.received_at,
+            "campaign": report.campaign_id,
+            "tracking id": report.tracking_id,
+            "message id": report.message_id,
+            "phone": mask_phone(report.phone),
+            "status": report.status,
+            "parts": report.parts,
+            "price": format_money(report.price),
+            "reason": report.reason,
+        }
+        for report in reports
+    ]
+    columns = [
+        "received", "campaign", "tracking id", "message id", "phone", "status", "parts", "price",
+        "reason",
+    ]  # fmt: skip
+    return pd.DataFrame(rows, columns=columns)
