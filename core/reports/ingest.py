@@ -1,0 +1,250 @@
+"""The durable write path: every request body is committed to InboundReport before it is answered.
+
+`IngestWriter` is a group committer. Each request handler enqueues its record and awaits a future;
+one writer task takes every record queued so far (up to `max_batch`, after waiting `linger_seconds`
+for more) and writes them in one transaction with an executemany INSERT. The futures resolve only
+after the commit, so a 200 always means the raw body is stored, and one commit serves many requests.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+import time
+from collections import Counter, deque
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import insert
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DBAPIError, OperationalError
+
+from core.models import InboundReport, Suppression, utcnow
+from core.reports import counters
+
+log = logging.getLogger(__name__)
+
+_INBOUND = InboundReport.__table__
+_SUPPRESSION = Suppression.__table__
+
+
+class StorageUnavailable(RuntimeError):
+    """The database did not store a body; the request is answered 503 so that SMS.to retries."""
+
+
+class IngestOverloaded(StorageUnavailable):
+    """More bodies are waiting than `max_queue`; answered 503 instead of queueing without bound."""
+
+
+@dataclass(frozen=True, slots=True)
+class SuppressionEntry:
+    phone: str  # E.164
+    source: str
+    reason: str
+
+
+@dataclass(slots=True)
+class InboundRecord:
+    """One request body as it will be stored in InboundReport."""
+
+    kind: str  # delivery or optout
+    body: bytes
+    content_type: str = ""
+    auth: str = ""
+    auth_error: str = ""
+    parse_error: str = ""
+    received_at: datetime = field(default_factory=utcnow)
+    suppression: SuppressionEntry | None = None  # added to Suppression in the same transaction
+
+    @property
+    def awaits_matching(self) -> bool:
+        return (
+            self.kind == "delivery" and self.auth != "rejected" and not self.parse_error
+        )
+
+    @property
+    def counter_name(self) -> str:
+        if self.auth == "rejected":
+            return counters.BODIES_REJECTED_AUTH
+        if self.parse_error:
+            return counters.BODIES_REJECTED_BODY
+        if self.kind == "optout":
+            return counters.OPTOUTS_ACCEPTED
+        return counters.BODIES_ACCEPTED
+
+
+def write_inbound_batch(connection, records: list[InboundRecord]) -> None:
+    """Insert `records` (and their opt-outs and counters) with executemany, in the caller's transaction."""
+    rows = [
+        {
+            "received_at": record.received_at,
+            "kind": record.kind,
+            "content_type": record.content_type[:200],
+            "body": record.body,
+            "auth": record.auth,
+            "auth_error": record.auth_error,
+            "parse_error": record.parse_error,
+            # Only accepted delivery bodies wait for the matcher; the others are final as stored.
+            "processed": not record.awaits_matching,
+        }
+        for record in records
+    ]
+    connection.execute(insert(_INBOUND), rows)
+
+    entries = [record.suppression for record in records if record.suppression is not None]
+    if entries:
+        _insert_suppressions(connection, entries)
+
+    counters.add_counts(connection, Counter(record.counter_name for record in records))
+
+
+def _insert_suppressions(connection, entries: list[SuppressionEntry]) -> None:
+    insert_for_dialect = (
+        postgresql.insert if connection.dialect.name == "postgresql" else sqlite.insert
+    )
+    rows = [
+        {"phone": entry.phone, "source": entry.source, "reason": entry.reason, "created_at": utcnow()}
+        for entry in entries
+    ]
+    # The first opt-out of a number is kept; a repeated one changes nothing.
+    connection.execute(insert_for_dialect(_SUPPRESSION).on_conflict_do_nothing(), rows)
+
+
+class IngestWriter:
+    """Group commit of InboundRecords; see the module docstring."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        max_batch: int = 1000,
+        linger_seconds: float = 0.002,
+        max_queue: int = 20_000,
+        write_lock: threading.Lock | None = None,
+        on_commit=None,
+    ) -> None:
+        self._engine = engine
+        self._max_batch = max_batch
+        self._linger_seconds = linger_seconds
+        self._max_queue = max_queue
+        # Shared with the matcher of this process, so the two never wait on SQLite's busy handler.
+        self._write_lock = write_lock or threading.Lock()
+        self._on_commit = on_commit
+        self._pending: deque[tuple[InboundRecord, asyncio.Future]] = deque()
+        self._wakeup: asyncio.Event | None = None
+        self._task: asyncio.Task | None = None
+        self._executor: ThreadPoolExecutor | None = None
+        self._stopping = False
+        self.last_commit_at = 0.0  # time.monotonic() of the last batch written
+
+    @property
+    def queued(self) -> int:
+        return len(self._pending)
+
+    @property
+    def running(self) -> bool:
+        return self._task is not None and not self._task.done()
+
+    async def start(self) -> None:
+        self._wakeup = asyncio.Event()
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="report-writer")
+        self._task = asyncio.create_task(self._run(), name="report-writer")
+        log.info("report writer started (batch up to %d, linger %.1f ms)",
+                 self._max_batch, self._linger_seconds * 1000)
+
+    async def stop(self) -> None:
+        """Write what is queued, then stop; later submissions raise StorageUnavailable."""
+        self._stopping = True
+        if self._task is not None:
+            self._wakeup.set()
+            await self._task
+        if self._executor is not None:
+            self._executor.shutdown(wait=True)
+        log.info("report writer stopped")
+
+    async def submit(self, record: InboundRecord, *, timeout: float | None = None) -> None:
+        """Store `record`; return once it is committed, or raise StorageUnavailable.
+
+        After `timeout` seconds the caller gets StorageUnavailable although the record may still
+        be committed later; SMS.to then retries, and the retry is matched as a duplicate.
+        """
+        if self._stopping or not self.running:
+            raise StorageUnavailable("The report writer is not running; retry later.")
+        if len(self._pending) >= self._max_queue:
+            raise IngestOverloaded(
+                f"{len(self._pending)} bodies are already waiting to be stored; retry later."
+            )
+
+        future = asyncio.get_running_loop().create_future()
+        self._pending.append((record, future))
+        self._wakeup.set()
+        if timeout is None:
+            await future
+            return
+        try:
+            await asyncio.wait_for(future, timeout)
+        except TimeoutError:
+            raise StorageUnavailable(f"The body was not stored within {timeout} s.") from None
+
+    async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            await self._wakeup.wait()
+            self._wakeup.clear()
+            while self._pending:
+                await self._linger()
+                batch = [self._pending.popleft() for _ in range(min(self._max_batch, len(self._pending)))]
+                await loop.run_in_executor(self._executor, self._write_and_settle, loop, batch)
+            if self._stopping:
+                return
+
+    async def _linger(self) -> None:
+        # A short wait lets concurrent requests join the batch; a full batch goes at once.
+        if self._linger_seconds > 0 and len(self._pending) < self._max_batch and not self._stopping:
+            await asyncio.sleep(self._linger_seconds)
+
+    def _write_and_settle(self, loop: asyncio.AbstractEventLoop, batch: list) -> None:
+        records = [record for record, _ in batch]
+        try:
+            errors = self._write(records)
+        except Exception as error:  # the writer must outlive any single failed batch
+            log.exception("storing %d report bodies failed unexpectedly", len(records))
+            errors = [error] * len(records)
+        self.last_commit_at = time.monotonic()
+        loop.call_soon_threadsafe(_settle, batch, errors)
+        if self._on_commit is not None and any(record.awaits_matching for record in records):
+            self._on_commit()
+
+    def _write(self, records: list[InboundRecord]) -> list[Exception | None]:
+        """Write `records` in one transaction; return one error (or None) per record."""
+        try:
+            self._commit(records)
+            return [None] * len(records)
+        except OperationalError as error:
+            # The database is down, locked past its timeout or read-only: every record failed.
+            log.error("storing %d report bodies failed: %s", len(records), error)
+            return [error] * len(records)
+        except (DBAPIError, ValueError) as error:
+            if len(records) == 1:
+                log.error("storing a %s body failed: %s", records[0].kind, error)
+                return [error]
+            # One bad row fails the whole executemany; retry one by one so the others are stored.
+            log.warning("storing %d bodies failed (%s); retrying them one by one", len(records), error)
+            return [self._write([record])[0] for record in records]
+
+    def _commit(self, records: list[InboundRecord]) -> None:
+        with self._write_lock, self._engine.begin() as connection:
+            write_inbound_batch(connection, records)
+
+
+def _settle(batch: list, errors: list[Exception | None]) -> None:
+    for (_, future), error in zip(batch, errors, strict=True):
+        if future.done():
+            continue  # the request was cancelled, e.g. its client disconnected
+        if error is None:
+            future.set_result(None)
+        else:
+            future.set_exception(StorageUnavailable(f"The body was not stored: {error}"))

@@ -1,0 +1,283 @@
+"""Parse SMS.to delivery-report bodies of every shape into `ParsedReport` values.
+
+SMS.to sends form-encoded bodies, its articles print JSON, and gateways in between re-encode: so a
+body is parsed by its shape (a JSON object or array, else form fields), not only by Content-Type.
+A body is accepted whole or rejected whole, so a body never yields a partly parsed report.
+"""
+
+import json
+import re
+import unicodedata
+from dataclasses import dataclass
+from decimal import Decimal
+from urllib.parse import parse_qsl
+
+from core.errors import InputError
+from core.money import SCALE, parse_money
+from core.statuses import normalise_status
+
+# Larger bodies are answered 413. A report is about 200 bytes, so this leaves room for an array
+# of a few hundred reports.
+MAX_BODY_BYTES = 64 * 1024
+
+MAX_TEXT_LENGTH = 255
+MAX_PARTS = 255  # a concatenated SMS has at most 255 parts (one octet in the UDH)
+MAX_PRICE = Decimal(1_000_000)
+
+# Field names as SMS.to spells them, keyed by a folded form that also accepts snake_case and
+# other capitalisations ("tracking_id", "MessageID").
+_FIELDS = {
+    "trackingid": "trackingId",
+    "messageid": "messageId",
+    "phone": "phone",
+    "status": "status",
+    "parts": "parts",
+    "price": "price",
+}
+
+_SEPARATORS = re.compile(r"[\s\-.()/]")
+_E164 = re.compile(r"^\+[1-9][0-9]{6,14}$")
+
+
+class ReportParseError(ValueError):
+    """A body that is not a valid delivery report; `code` is the error code sent back."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedReport:
+    tracking_id: str
+    message_id: str
+    phone: str  # E.164 when it could be normalised, else the cleaned text as received
+    phone_raw: str
+    status: str  # upper-cased; unknown statuses are kept as they are
+    parts: int | None  # None when the report did not say
+    price: Decimal | None  # None when the report did not say (unknown, not zero)
+    price_raw: str
+
+
+def parse_report_body(body: bytes, content_type: str = "") -> list[ParsedReport]:
+    """Parse one delivery-report body (one report or a JSON array of reports).
+
+    Raises ReportParseError with code `invalid_body`, `missing_field` or `invalid_field`.
+    """
+    items = decode_body_items(body, content_type)
+    return [_parse_item(item, index) for index, item in enumerate(items)]
+
+
+def decode_body_items(body: bytes, content_type: str = "") -> list[dict]:
+    """Decode a body into a list of field dictionaries, from JSON or form encoding."""
+    text = _decode_text(body)
+    stripped = text.strip()
+    if not stripped:
+        raise ReportParseError("invalid_body", "The body is empty; send the report's fields.")
+
+    # The shape decides; Content-Type only picks which error to report for a body of neither shape.
+    if stripped[0] in "{[":
+        return _json_items(stripped)
+    if "=" not in stripped and "json" in content_type.lower():
+        return _json_items(stripped)
+    return [_form_fields(stripped)]
+
+
+def normalise_report_phone(value: object) -> str:
+    """Normalise a report's phone for matching against recipients, who are stored in E.164.
+
+    Removes invisible characters and separators, restores a '+' that form decoding turned into a
+    space, turns a leading 00 into '+', and adds the '+' to a digits-only international number.
+    A value that cannot be made E.164 (a national number starting with 0, letters) is returned
+    cleaned but otherwise as received, so it is stored and shown but matches no bulk recipient.
+    """
+    text = unicodedata.normalize("NFKC", str(value or ""))
+    text = "".join(" " if unicodedata.category(ch) in ("Cc", "Zs") else ch for ch in text)
+    text = "".join(ch for ch in text if unicodedata.category(ch) != "Cf")
+    compact = _SEPARATORS.sub("", text)
+
+    if compact.startswith("+") and compact[1:].isdigit():
+        return compact
+    if compact.startswith("00") and compact[2:].isdigit() and len(compact) > 2:
+        return "+" + compact[2:]
+    if compact.isdigit() and not compact.startswith("0"):
+        return "+" + compact
+    return compact
+
+
+def is_e164(phone: str) -> bool:
+    """Tell whether `phone` is a '+' followed by 7 to 15 digits, the first not 0."""
+    return bool(_E164.match(phone))
+
+
+def _decode_text(body: bytes) -> str:
+    try:
+        return body.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        raise ReportParseError(
+            "invalid_body",
+            f"The body is not UTF-8 text (invalid byte at offset {error.start}); "
+            "send form fields or JSON in UTF-8.",
+        ) from None
+
+
+def _reject_constant(name: str) -> None:
+    raise ValueError(f"{name} is not a valid JSON number here")
+
+
+def _json_items(text: str) -> list[dict]:
+    try:
+        data = json.loads(text, parse_float=Decimal, parse_constant=_reject_constant)
+    except (ValueError, RecursionError) as error:
+        raise ReportParseError(
+            "invalid_body", f"The body looks like JSON but does not parse: {error}."
+        ) from None
+
+    items = data if isinstance(data, list) else [data]
+    if not items:
+        raise ReportParseError("invalid_body", "The JSON array is empty; send at least one report.")
+    for index, item in enumerate(items):
+        if not isinstance(item, dict):
+            raise ReportParseError(
+                "invalid_body",
+                f"Report {index} is a JSON {type(item).__name__}, not an object with the "
+                "report's fields.",
+            )
+    return items
+
+
+def _form_fields(text: str) -> dict:
+    if "=" not in text:
+        raise ReportParseError(
+            "invalid_body", "The body is neither JSON nor form fields (name=value&...)."
+        )
+
+    fields: dict[str, str] = {}
+    for name, value in parse_qsl(text, keep_blank_values=True):
+        if name in fields and fields[name] != value:
+            raise ReportParseError(
+                "invalid_body",
+                f"The form field {name!r} appears twice with different values; send it once.",
+            )
+        fields[name] = value
+    return fields
+
+
+def _parse_item(item: dict, index: int) -> ParsedReport:
+    fields = _canonical_fields(item, index)
+    tracking_id = _text_field(fields, "trackingId", index)
+    message_id = _text_field(fields, "messageId", index)
+    if not tracking_id and not message_id:
+        raise ReportParseError(
+            "missing_field",
+            f"Report {index} has neither trackingId nor messageId, so it cannot be matched to a "
+            "message; send at least one of them.",
+        )
+
+    status_text = _text_field(fields, "status", index)
+    if not status_text:
+        raise ReportParseError("missing_field", f"Report {index} has no status; send the status.")
+
+    phone_raw = _text_field(fields, "phone", index)
+    price, price_raw = _price_field(fields.get("price"), index)
+    return ParsedReport(
+        tracking_id=tracking_id,
+        message_id=message_id,
+        phone=normalise_report_phone(phone_raw),
+        phone_raw=phone_raw,
+        status=normalise_status(status_text),
+        parts=_parts_field(fields.get("parts"), index),
+        price=price,
+        price_raw=price_raw,
+    )
+
+
+def _canonical_fields(item: dict, index: int) -> dict:
+    fields: dict = {}
+    for name, value in item.items():
+        folded = str(name).strip().lower().replace("_", "").replace("-", "")
+        canonical = _FIELDS.get(folded)
+        if canonical is None:
+            continue  # unknown fields are kept in the raw body, not parsed
+        if canonical in fields and fields[canonical] != value:
+            raise ReportParseError(
+                "invalid_body",
+                f"Report {index} gives {canonical} twice with different values; send it once.",
+            )
+        fields[canonical] = value
+    return fields
+
+
+def _text_field(fields: dict, name: str, index: int) -> str:
+    value = fields.get(name)
+    if value is None:
+        return ""
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        raise ReportParseError(
+            "invalid_field",
+            f"Report {index} field {name} is a {type(value).__name__}; send text.",
+        )
+
+    text = str(value).strip()
+    if len(text) > MAX_TEXT_LENGTH:
+        raise ReportParseError(
+            "invalid_field",
+            f"Report {index} field {name} is {len(text)} characters long; "
+            f"the maximum is {MAX_TEXT_LENGTH}.",
+        )
+    return text
+
+
+def _parts_field(value: object, index: int) -> int | None:
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+
+    parts = _whole_number(value)
+    if parts is None or not 0 <= parts <= MAX_PARTS:
+        raise ReportParseError(
+            "invalid_field",
+            f"Report {index} parts {value!r} is not a whole number from 0 to {MAX_PARTS}.",
+        )
+    return parts
+
+
+def _whole_number(value: object) -> int | None:
+    if isinstance(value, bool) or not isinstance(value, str | int | Decimal):
+        return None
+    try:
+        number = Decimal(str(value).strip())
+    except ArithmeticError:
+        return None
+    if not number.is_finite() or number != number.to_integral_value():
+        return None
+    return int(number)
+
+
+def _price_field(value: object, index: int) -> tuple[Decimal | None, str]:
+    if value is not None and (isinstance(value, bool) or not isinstance(value, str | int | Decimal)):
+        raise ReportParseError(
+            "invalid_field",
+            f"Report {index} price is a {type(value).__name__}; send a number such as 0.015.",
+        )
+
+    raw = "" if value is None else str(value).strip()
+    try:
+        price = parse_money(value)
+    except InputError as error:
+        raise ReportParseError("invalid_field", f"Report {index}: {error}") from None
+    if price is None:
+        return None, raw
+
+    if price < 0 or price >= MAX_PRICE:
+        raise ReportParseError(
+            "invalid_field",
+            f"Report {index} price {raw} is outside 0 to {MAX_PRICE}; send the amount charged.",
+        )
+    if price.as_tuple().exponent < -SCALE and price != price.quantize(Decimal(1).scaleb(-SCALE)):
+        raise ReportParseError(
+            "invalid_field",
+            f"Report {index} price {raw} has more than {SCALE} decimal places; "
+            "it cannot be stored exactly.",
+        )
+    return price, raw

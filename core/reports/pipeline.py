@@ -1,0 +1,56 @@
+"""The report pipeline of one companion-server process: the ingest writer and the matcher.
+
+Both share one lock around their write transactions, so on SQLite they take turns in this
+process instead of waiting on the database's busy handler.
+"""
+
+import asyncio
+import threading
+import time
+
+from sqlalchemy.engine import Engine
+
+from core.reports.ingest import IngestWriter
+from core.reports.matcher import Matcher
+
+# The ingest writer counts as busy for this long after its last commit, which makes the matcher
+# pace itself during a burst of reports.
+_BUSY_WINDOW_SECONDS = 0.25
+
+
+class ReportPipeline:
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        matcher_batch_size: int = 500,
+        sweep_seconds: float = 30.0,
+        linger_seconds: float = 0.002,
+    ) -> None:
+        self.write_lock = threading.Lock()
+        self.matcher = Matcher(
+            engine,
+            write_lock=self.write_lock,
+            batch_size=matcher_batch_size,
+            sweep_seconds=sweep_seconds,
+            ingest_busy=self._ingest_busy,
+        )
+        self.writer = IngestWriter(
+            engine,
+            write_lock=self.write_lock,
+            linger_seconds=linger_seconds,
+            on_commit=self.matcher.notify,
+        )
+
+    async def start(self) -> None:
+        await self.writer.start()
+        self.matcher.start()
+
+    async def stop(self) -> None:
+        """Store what is queued, then stop the matcher; bodies it did not reach wait in the log."""
+        await self.writer.stop()
+        await asyncio.to_thread(self.matcher.stop)
+
+    def _ingest_busy(self) -> bool:
+        recent = time.monotonic() - self.writer.last_commit_at < _BUSY_WINDOW_SECONDS
+        return self.writer.queued > 0 or recent

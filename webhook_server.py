@@ -1,0 +1,216 @@
+"""The companion server: SMS.to delivery reports and opt-outs, callback health, and the dispatcher.
+
+Run it with `smsto-console serve` or `uvicorn webhook_server:app`. Each webhook body is committed
+to the InboundReport log before the answer (a 200 means it is stored), then matched in the
+background. Errors share one JSON shape: {"error": {"code": "...", "message": "..."}}.
+"""
+
+import logging
+import time
+from collections.abc import Callable
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from core.db import init_db, make_engine, session_scope
+from core.reports.health import callback_health
+from core.reports.ingest import InboundRecord, StorageUnavailable
+from core.reports.optout import parse_optout_body
+from core.reports.parse import MAX_BODY_BYTES, ReportParseError, parse_report_body
+from core.reports.pipeline import ReportPipeline
+from core.reports.signature import (
+    DELIVERY_PATH,
+    OPTOUT_PATH,
+    SIGNATURE_HEADER,
+    TOKEN_PARAMETER,
+    TokenRedactingFilter,
+    check_request_auth,
+)
+from core.settings import Settings, get_settings
+
+log = logging.getLogger(__name__)
+
+# SMS.to gives up on a callback after 4 s; answering 503 before that makes it retry later.
+STORE_TIMEOUT_SECONDS = 3.0
+_ACCEPTED = b'{"status":"accepted"}'
+_AUTH_MESSAGES = {
+    "missing_signature": f"The request has no {SIGNATURE_HEADER} header and no token.",
+    "invalid_signature": f"The {SIGNATURE_HEADER} header does not match the body.",
+    "stale_signature": f"The {SIGNATURE_HEADER} timestamp is too far from the server's clock.",
+    "invalid_token": "The token in the callback URL is not the configured secret.",
+}
+
+
+@asynccontextmanager
+async def lifespan(app: FastAPI):
+    """Start the report pipeline (ingest writer and matcher), then yield to serve requests."""
+    settings = app.state.settings or get_settings()
+    engine = make_engine(settings.database_url)
+    init_db(engine)
+    reports = ReportPipeline(engine)
+    await reports.start()
+    app.state.settings, app.state.engine, app.state.reports = settings, engine, reports
+
+    # ---- Dispatcher hook (start) ----
+    # Start the dispatcher here, after the report pipeline, when settings.dispatcher_enabled:
+    # e.g. `dispatcher = await start_dispatcher(settings, engine)`. After it records a chunk's
+    # message_id or campaign_id it calls core.reports.matching.rematch_for_provider_ids.
+    try:
+        yield
+    finally:
+        # ---- Dispatcher hook (stop) ----
+        # Stop the dispatcher here, before the report pipeline: `await dispatcher.stop()`.
+        await reports.stop()
+        engine.dispose()
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """Build the app; `settings` None means `get_settings()` at startup (tests pass their own)."""
+    app = FastAPI(title="smsto-console companion server", lifespan=lifespan)
+    app.state.settings = settings
+    _register_error_handlers(app)
+    _register_routes(app)
+    access_log = logging.getLogger("uvicorn.access")
+    if not any(isinstance(item, TokenRedactingFilter) for item in access_log.filters):
+        access_log.addFilter(TokenRedactingFilter())  # the callback URL may carry the secret
+    return app
+
+
+def error_response(status_code: int, code: str, message: str, headers: dict | None = None):
+    """Return the one error shape of this server."""
+    content = {"error": {"code": code, "message": message}}
+    return JSONResponse(content, status_code=status_code, headers=headers)
+
+
+def _register_routes(app: FastAPI) -> None:
+    @app.post(DELIVERY_PATH)
+    async def receive_delivery_report(request: Request) -> Response:
+        return await _receive(request, "delivery", _check_delivery_body)
+
+    @app.post(OPTOUT_PATH)
+    async def receive_optout(request: Request) -> Response:
+        return await _receive(request, "optout", _check_optout_body)
+
+    @app.get("/healthz")
+    async def healthz(request: Request) -> Response:
+        writer = request.app.state.reports.writer
+        if not writer.running:
+            return error_response(503, "writer_stopped", "The report writer is not running.")
+        return JSONResponse({"status": "ok", "queued_bodies": writer.queued})
+
+    @app.get("/api/callback-health")
+    def get_callback_health(request: Request) -> dict:
+        with session_scope(request.app.state.engine) as session:
+            return callback_health(session).as_dict()
+
+
+def _check_delivery_body(body: bytes, content_type: str) -> None:
+    parse_report_body(body, content_type)
+
+
+def _check_optout_body(body: bytes, content_type: str):
+    return parse_optout_body(body, content_type).suppression_entry()
+
+
+async def _receive(request: Request, kind: str, check: Callable) -> Response:
+    state = request.app.state
+    content_type = request.headers.get("content-type", "")
+    body, declared_size = await _read_body(request, MAX_BODY_BYTES)
+    if declared_size is not None:
+        note = f"body_too_large: {declared_size} bytes, stored up to the first {MAX_BODY_BYTES}"
+        await _store_rejected(state, InboundRecord(kind, body, content_type, parse_error=note))
+        message = f"The body has more than {MAX_BODY_BYTES} bytes; send at most that per request."
+        return error_response(413, "body_too_large", message)
+
+    auth = check_request_auth(
+        secret=_secret(state.settings),
+        body=body,
+        signature_header=request.headers.get(SIGNATURE_HEADER),
+        token=request.query_params.get(TOKEN_PARAMETER),
+        now=time.time(),
+    )
+    if not auth.accepted:
+        record = InboundRecord(kind, body, content_type, auth="rejected", auth_error=auth.error)
+        await _store_rejected(state, record)
+        return error_response(401, auth.error, _AUTH_MESSAGES[auth.error])
+
+    try:
+        suppression = check(body, content_type)
+    except ReportParseError as error:
+        record = InboundRecord(
+            kind, body, content_type, auth=auth.method, parse_error=f"{error.code}: {error.message}"
+        )
+        await _store_rejected(state, record)
+        return error_response(400 if error.code == "invalid_body" else 422, error.code, error.message)
+
+    record = InboundRecord(kind, body, content_type, auth=auth.method, suppression=suppression)
+    try:
+        await state.reports.writer.submit(record, timeout=STORE_TIMEOUT_SECONDS)
+    except StorageUnavailable as error:
+        log.error("a %s body was not stored and is answered 503: %s", kind, error)
+        message = "The report could not be stored; it was not accepted. Retry later."
+        return error_response(503, "storage_unavailable", message, {"Retry-After": "60"})
+    return Response(_ACCEPTED, media_type="application/json")
+
+
+async def _read_body(request: Request, limit: int) -> tuple[bytes, int | None]:
+    """Read at most `limit` bytes; return (body, None), or (prefix, size) when it is larger."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        return b"", int(declared)
+
+    received = bytearray()
+    async for chunk in request.stream():
+        received += chunk
+        if len(received) > limit:
+            return bytes(received[:limit]), len(received)
+    return bytes(received), None
+
+
+async def _store_rejected(state, record: InboundRecord) -> None:
+    """Store a body that is answered 4xx, so nothing SMS.to sent is lost; the answer stays 4xx."""
+    _warn_limited(record.auth_error or record.parse_error.partition(":")[0])
+    try:
+        await state.reports.writer.submit(record, timeout=STORE_TIMEOUT_SECONDS)
+    except StorageUnavailable as error:
+        log.error("a rejected %s body was not stored: %s", record.kind, error)
+
+
+_last_warning: dict[str, tuple[float, int]] = {}
+
+
+def _warn_limited(code: str, interval: float = 10.0) -> None:
+    """Log rejected requests at most once per `interval` seconds per error code, with a count."""
+    now = time.monotonic()
+    last, skipped = _last_warning.get(code, (0.0, 0))
+    if now - last < interval:
+        _last_warning[code] = (last, skipped + 1)
+        return
+    _last_warning[code] = (now, 0)
+    log.warning("rejected a webhook request: %s (%d more since the last warning)", code, skipped)
+
+
+def _secret(settings: Settings) -> str | None:
+    return settings.webhook_secret.get_secret_value() if settings.webhook_secret else None
+
+
+def _register_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(_request: Request, error: StarletteHTTPException):
+        code = {404: "not_found", 405: "method_not_allowed"}.get(error.status_code, "http_error")
+        return error_response(error.status_code, code, str(error.detail), error.headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(_request: Request, error: RequestValidationError):
+        return error_response(422, "invalid_request", str(error.errors()))
+
+    @app.exception_handler(Exception)
+    async def unexpected_error(request: Request, error: Exception):
+        log.exception("unexpected error on %s %s", request.method, request.url.path)
+        return error_response(500, "internal_error", "The server failed; the error is logged.")
+
+
+app = create_app()
