@@ -21,6 +21,9 @@ def _add_sandbox(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1)")
     parser.add_argument("--port", type=int, default=8765, help="TCP port (default: 8765)")
     parser.add_argument("--api-key", default="sandbox", help="the only API key it accepts")
+    from core.sandbox.cli import add_sandbox_options  # light: argparse and dataclasses only
+
+    add_sandbox_options(parser)
     parser.set_defaults(handler=_lazy("core.sandbox.cli", "sandbox_command"))
 
 
@@ -68,6 +71,13 @@ def _add_status(sub: argparse._SubParsersAction) -> None:
     parser.set_defaults(handler=_lazy("core.campaign_cli", "status_command"))
 
 
+def _add_preview(sub: argparse._SubParsersAction) -> None:
+    parser = sub.add_parser("preview", help="print a message's encoding, parts and UCS-2 characters")
+    parser.add_argument("--message", required=True, help="message text, counted with LF line endings")
+    parser.add_argument("--json", action="store_true", help="print the result as JSON")
+    parser.set_defaults(handler=_lazy("core.preview_cli", "preview_command"))
+
+
 def _lazy(module: str, name: str) -> Handler:
     def handler(args: argparse.Namespace) -> int:
         import importlib
@@ -77,7 +87,9 @@ def _lazy(module: str, name: str) -> Handler:
     return handler
 
 
-REGISTRARS = [_add_sandbox, _add_serve, _add_dispatch, _add_run, _add_launch, _add_status]
+REGISTRARS = [
+    _add_sandbox, _add_serve, _add_dispatch, _add_run, _add_launch, _add_status, _add_preview
+]
 
 
 def build_parser() -> argparse.ArgumentParser:

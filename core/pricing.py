@@ -99,8 +99,9 @@ def compare_with_provider_estimate(
     """Compare our total parts and cost with SMS.to's estimate and explain any disagreement.
 
     `estimate` is the JSON body of `POST /sms/estimate`. Its `sms_count` is the total number of
-    parts over all recipients and `estimated_cost` the cost in the account currency. Our cost is
-    rounded to the decimal places SMS.to gave before comparing, so rounding alone never counts
+    parts over all recipients and `estimated_cost` the cost in the account currency. The costs
+    agree when they differ by at most half a unit of SMS.to's last decimal place (at least the
+    second, because a JSON number such as 0.40 arrives as 0.4), so rounding alone never counts
     as a disagreement.
     """
     provider_parts = _parse_count(estimate.get("sms_count"))
@@ -110,10 +111,10 @@ def compare_with_provider_estimate(
             f"SMS.to's estimate has no estimated_cost ({estimate!r}); request the estimate again."
         )
 
-    rounded_cost = _round_like(our_cost, provider_cost)
     parts_agree = provider_parts == our_parts
-    cost_agrees = rounded_cost == provider_cost
-    explanation = _explain(our_parts, rounded_cost, provider_parts, provider_cost, estimate)
+    cost_agrees = abs(our_cost - provider_cost) <= _rounding_tolerance(provider_cost)
+    invalid = _parse_count(estimate.get("invalid_count") or 0)
+    explanation = _explain(our_parts, our_cost, provider_parts, provider_cost, cost_agrees, invalid)
 
     return EstimateComparison(
         our_parts=our_parts,
@@ -134,11 +135,10 @@ def _parse_count(value: object) -> int:
         ) from None
 
 
-def _round_like(amount: Decimal, reference: Decimal) -> Decimal:
-    exponent = reference.as_tuple().exponent
-    if not isinstance(exponent, int) or exponent >= 0:
-        return amount.quantize(Decimal(1))
-    return amount.quantize(Decimal(1).scaleb(exponent))
+def _rounding_tolerance(amount: Decimal) -> Decimal:
+    exponent = amount.as_tuple().exponent
+    places = max(-exponent, 2) if isinstance(exponent, int) else 2
+    return Decimal(1).scaleb(-places) / 2
 
 
 def _explain(
@@ -146,11 +146,11 @@ def _explain(
     our_cost: Decimal,
     provider_parts: int,
     provider_cost: Decimal,
-    estimate: Mapping[str, object],
+    cost_agrees: bool,
+    invalid: int,
 ) -> str:
-    invalid = _parse_count(estimate.get("invalid_count") or 0)
-    if provider_parts == our_parts and provider_cost == our_cost:
-        return f"SMS.to's estimate matches ours: {our_parts} parts for {our_cost} {CURRENCY}."
+    if provider_parts == our_parts and cost_agrees:
+        return f"SMS.to's estimate matches ours: {our_parts} parts for {provider_cost} {CURRENCY}."
 
     if provider_parts != our_parts:
         reason = (

@@ -1,0 +1,455 @@
+"""Templates, the GSM-7 rewrite, message and row previews, and the `preview` command."""
+
+import json
+import random
+import subprocess
+import sys
+from decimal import Decimal
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from core.errors import InputError
+from core.gsm_rewrite import gsm7_stand_in, suggest_gsm_rewrite
+from core.message_template import cell_text, missing_placeholders, parse_template
+from core.preview import placeholders, preview_message, preview_rows, preview_rows_loop, render
+from core.sms_parts import GSM7, UCS2
+
+ROOT = Path(__file__).resolve().parent.parent
+
+# Templates
+
+
+@pytest.mark.parametrize(
+    ("template", "names"),
+    [
+        ("Hi {name}", ["name"]),
+        ("Hi {name}, see you in {city}, {name}!", ["name", "city"]),
+        ("Hi { First name }", ["First name"]),
+        ("No placeholders", []),
+        ("Literal {{name}} braces", []),
+        ("{{{name}}}", ["name"]),
+        ("", []),
+    ],
+)
+def test_placeholders_table(template, names):
+    assert placeholders(template) == names
+
+
+@pytest.mark.parametrize(
+    ("template", "words"),
+    [
+        ("Hi {name", "lone '{' at position 3"),
+        ("Hi name}", "lone '}' at position 7"),
+        ("Hi {}", "empty placeholder"),
+        ("Hi {  }", "empty placeholder"),
+        ("{a{b}}", "lone '{' at position 0"),
+    ],
+)
+def test_parse_template_rejects(template, words):
+    with pytest.raises(InputError, match=words):
+        parse_template(template)
+
+
+@pytest.mark.parametrize(
+    ("template", "fields", "expected"),
+    [
+        ("Hi {name}!", {"name": "Anna"}, "Hi Anna!"),
+        ("{a}{a}", {"a": "x"}, "xx"),
+        ("Code {{ {code} }}", {"code": "7"}, "Code { 7 }"),
+        ("Total {n}", {"n": 7}, "Total 7"),
+        ("Line 1\r\nLine 2 {v}", {"v": "a\r\nb"}, "Line 1\nLine 2 a\nb"),
+        ("Old Mac\rline", {}, "Old Mac\nline"),
+        ("Hi {First name}", {"First name": "Bo"}, "Hi Bo"),
+    ],
+)
+def test_render_table(template, fields, expected):
+    assert render(template, fields) == expected
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [{}, {"name": None}, {"name": ""}, {"name": "  "}, {"name": float("nan")}, {"name": pd.NA}],
+    ids=["absent", "none", "empty", "blank", "nan", "na"],
+)
+def test_render_missing_raises(fields):
+    with pytest.raises(InputError, match=r"No value for the placeholder \{name\}"):
+        render("Hi {name}", fields)
+
+
+def test_render_allow_missing_renders_empty():
+    assert render("Hi {name}!", {}, allow_missing=True) == "Hi !"
+
+
+def test_missing_placeholders_lists_each_once():
+    assert missing_placeholders("{a} {b} {a} {c}", {"b": "x", "c": " "}) == ["a", "c"]
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"), [("x", "x"), (" x ", " x "), (3, "3"), (None, None), ("\u00a0", None)]
+)
+def test_cell_text_table(value, expected):
+    assert cell_text(value) == expected
+
+
+# GSM-7 rewrite
+
+REWRITES = [
+    ("curly_single", "It’s", "It's"),
+    ("curly_double", "“Hi”", '"Hi"'),
+    ("en_dash", "9–5", "9-5"),
+    ("em_dash", "a—b", "a-b"),
+    ("ellipsis", "wait…", "wait..."),
+    ("nbsp", "10\u00a0am", "10 am"),
+    ("thin_space", "10\u2009am", "10 am"),
+    ("zero_width", "a\u200bb", "ab"),
+    ("bullet", "• item", "- item"),
+    ("prime", "5′", "5'"),
+    ("double_prime", "5″", '5"'),
+    ("guillemets", "«x»", '"x"'),
+    ("accent", "café á", "café a"),
+    ("small_c_cedilla", "ç", "c"),
+    ("fullwidth", "ＡＢ", "AB"),
+    ("ligature", "ﬁne", "fine"),
+    ("greek", "Καλημέρα", "KAΛHMEPA"),
+    ("greek_final_sigma", "ς", "Σ"),
+    ("tab", "a\tb", "a b"),
+]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"), [pytest.param(*case[1:], id=case[0]) for case in REWRITES]
+)
+def test_suggest_gsm_rewrite_table(text, expected):
+    suggestion = suggest_gsm_rewrite(text)
+
+    assert suggestion.text == expected
+    assert suggestion.after.encoding == GSM7
+
+
+def test_suggest_gsm_rewrite_saves_parts_and_cost():
+    text = "Your order is ready – see you soon’ " + "x" * 100
+
+    suggestion = suggest_gsm_rewrite(text, price_per_part=Decimal("0.035"))
+
+    assert suggestion.before.encoding == UCS2
+    assert suggestion.before.parts == 3
+    assert suggestion.after.parts == 1
+    assert suggestion.parts_saved == 2
+    assert suggestion.cost_saved == Decimal("0.070")
+
+
+def test_suggest_gsm_rewrite_lists_replacements():
+    suggestion = suggest_gsm_rewrite("a’b…")
+
+    found = [(item.index, item.original, item.replacement) for item in suggestion.replacements]
+    assert found == [(1, "’", "'"), (3, "…", "...")]
+
+
+def test_suggest_gsm_rewrite_keeps_unresolved():
+    suggestion = suggest_gsm_rewrite("It’s 😀")
+
+    assert suggestion.text == "It's 😀"
+    assert [item.char for item in suggestion.unresolved] == ["😀"]
+    assert not suggestion.makes_gsm7
+
+
+@pytest.mark.parametrize("text", ["plain GSM text €", "😀 only", "中文", ""])
+def test_suggest_gsm_rewrite_none(text):
+    assert suggest_gsm_rewrite(text) is None
+
+
+def test_suggest_gsm_rewrite_never_applied():
+    text = "It’s ready"
+
+    suggest_gsm_rewrite(text)
+
+    assert preview_message(text).text == text
+
+
+def test_suggest_gsm_rewrite_protected_span():
+    suggestion = suggest_gsm_rewrite("{Όνομα} – ok", protected=[(0, 7)])
+
+    assert suggestion.text == "{Όνομα} - ok"
+
+
+@pytest.mark.parametrize("char", ["😀", "中", "ж"])
+def test_gsm7_stand_in_none(char):
+    assert gsm7_stand_in(char) is None
+
+
+# One message
+
+
+def test_preview_message_empty_problem():
+    preview = preview_message("")
+
+    assert preview.info.parts == 0
+    assert "empty" in preview.problem
+
+
+def test_preview_message_counts_sent_line_endings():
+    preview = preview_message("a" * 158 + "\r\n")
+
+    assert preview.text == "a" * 158 + "\n"
+    assert preview.info.parts == 1
+
+
+def test_preview_message_rewrite_offered():
+    preview = preview_message("It’s ready")
+
+    assert preview.rewrite.text == "It's ready"
+
+
+def test_preview_message_gsm_no_rewrite():
+    assert preview_message("It's ready").rewrite is None
+
+
+# Rows
+
+ROWS = pd.DataFrame(
+    {
+        "name": ["Anna", "Zoë", "", None, "Maximilian " + "x" * 140, "Ελένη"],
+        "city": ["Nicosia", "Paris", "Athens", "Rome", "Berlin", "Αθήνα"],
+        "country": ["CY", "fr", "GR", "IT", "DE", "GR"],
+    },
+    index=[10, 11, 12, 13, 14, 15],
+)
+TEMPLATE = "Hi {name}, your parcel is in {city}."
+
+
+def test_preview_rows_parts_per_row():
+    rows = preview_rows(TEMPLATE, ROWS).rows
+
+    assert rows["parts"].tolist() == [1, 1, 1, 1, 2, 1]
+    assert rows["encoding"].tolist() == [GSM7, UCS2, GSM7, GSM7, GSM7, UCS2]
+
+
+def test_preview_rows_long_name_pushes_into_second_part():
+    short = preview_rows("Hi {name}" + "." * 150, [{"name": "Bo", "country": "CY"}])
+    long = preview_rows("Hi {name}" + "." * 150, [{"name": "Bob Smith", "country": "CY"}])
+
+    assert short.rows["parts"].iloc[0] == 1
+    assert long.rows["parts"].iloc[0] == 2
+
+
+def test_preview_rows_flags_missing_values():
+    rows = preview_rows(TEMPLATE, ROWS).rows
+
+    assert rows.loc[12, "missing"] == "name"
+    assert rows.loc[13, "missing"] == "name"
+    assert "No value for {name}" in rows.loc[12, "problem"]
+    assert rows.loc[10, "missing"] == ""
+    assert rows.loc[10, "problem"] is None
+
+
+def test_preview_rows_flags_missing_column():
+    rows = preview_rows("Hi {name}, code {code}", ROWS).rows
+
+    assert rows.loc[10, "missing"] == "code"
+    assert rows.loc[12, "missing"] == "name, code"
+
+
+def test_preview_rows_ucs2_characters_per_row():
+    rows = preview_rows(TEMPLATE, ROWS).rows
+
+    assert rows.loc[11, "ucs2_characters"] == "ë"
+    assert rows.loc[15, "ucs2_characters"] == "ΑΕέήαηθλν"
+    assert rows.loc[10, "ucs2_characters"] == ""
+
+
+def test_preview_rows_skips_problem_rows_in_totals():
+    preview = preview_rows(TEMPLATE, ROWS)
+
+    assert preview.recipients == 4
+    assert preview.skipped == 2
+    assert preview.by_country.loc["GR", "skipped"] == 1
+    assert preview.by_country.loc["IT", "recipients"] == 0
+
+
+def test_preview_rows_keeps_index():
+    assert preview_rows(TEMPLATE, ROWS).rows.index.tolist() == [10, 11, 12, 13, 14, 15]
+
+
+def test_preview_rows_include_text():
+    rows = preview_rows(TEMPLATE, ROWS, include_text=True).rows
+
+    assert rows.loc[10, "text"] == "Hi Anna, your parcel is in Nicosia."
+    assert rows.loc[12, "text"] == "Hi , your parcel is in Athens."
+
+
+def test_preview_rows_accepts_dicts():
+    preview = preview_rows(
+        "Hi {name}", [{"name": "A", "country": "CY"}, {"name": "B", "country": "CY"}]
+    )
+
+    assert preview.recipients == 2
+
+
+def test_preview_rows_default_region_fills_blank():
+    preview = preview_rows("Hi {name}", [{"name": "A", "country": ""}], default_region="gr")
+
+    assert preview.rows["region"].tolist() == ["GR"]
+
+
+def test_preview_rows_default_region_without_column():
+    preview = preview_rows("Hi {name}", [{"name": "A"}], default_region="CY")
+
+    assert preview.by_country.index.tolist() == ["CY"]
+
+
+def test_preview_rows_invalid_country_flagged():
+    rows = preview_rows("Hi", [{"country": "Cyprus"}, {"country": None}]).rows
+
+    assert "'Cyprus' is not a two-letter ISO region code" in rows["problem"].iloc[0]
+    assert "has no country" in rows["problem"].iloc[1]
+    assert rows["cost"].iloc[0] is None
+
+
+def test_preview_rows_no_country_source_raises():
+    with pytest.raises(InputError, match="no country column 'country'"):
+        preview_rows("Hi {name}", [{"name": "A"}])
+
+
+def test_preview_rows_invalid_default_raises():
+    with pytest.raises(InputError, match="'Cyprus'"):
+        preview_rows("Hi", [{"name": "A"}], default_region="Cyprus")
+
+
+def test_preview_rows_empty_message_flagged():
+    rows = preview_rows("{name}", [{"name": "", "country": "CY"}]).rows
+
+    assert rows["parts"].iloc[0] == 0
+    assert "message is empty" in rows["problem"].iloc[0]
+
+
+def test_preview_rows_empty_list():
+    preview = preview_rows("Hi {name}", pd.DataFrame({"name": [], "country": []}))
+
+    assert preview.recipients == 0
+    assert preview.cost == Decimal(0)
+    assert len(preview.by_country) == 0
+
+
+# The vectorised path against the row loop
+
+
+def _random_rows(count: int, seed: int) -> pd.DataFrame:
+    generator = random.Random(seed)
+    alphabet = (
+        list("abcdefghij ABC123")
+        + list("€[]{}\\^~|\f")
+        + ["😀", "é", "ά", "Ω", "\r", "\n", "\r\n", "’", "\u00a0"]
+    )
+
+    def value() -> object:
+        if generator.random() < 0.05:
+            return generator.choice([None, "", "  ", np.nan])
+        length = generator.choice([0, 1, 3, 10, 40, 80, 150])
+        return "".join(generator.choice(alphabet) for _ in range(length))
+
+    return pd.DataFrame(
+        {
+            "a": [value() for _ in range(count)],
+            "b": [value() for _ in range(count)],
+            "n": [generator.randint(0, 10**6) for _ in range(count)],
+            "country": [
+                generator.choice(["CY", "gr", "ZZ", "XYZ", None, "US"]) for _ in range(count)
+            ],
+        }
+    )
+
+
+@pytest.mark.parametrize(
+    "template",
+    [
+        "Hi {a}, {b}! {a}",
+        "€ {a}{b} € " + "x" * 140,
+        "{a}",
+        "Plain text only",
+        "Ω {b} {{x}} " + "y" * 60,
+        "{a}{missing} #{n}",
+        "😀" * 30 + "{b}",
+    ],
+)
+def test_preview_rows_fast_equals_loop(template):
+    rows = _random_rows(3000, seed=len(template))
+
+    fast = preview_rows(template, rows, default_region="CY", include_text=True)
+    loop = preview_rows_loop(template, rows, default_region="CY", include_text=True)
+
+    for column in loop.rows.columns:
+        assert fast.rows[column].equals(loop.rows[column]), column
+    assert fast.by_country.equals(loop.by_country)
+    assert (fast.recipients, fast.parts, fast.cost, fast.skipped) == (
+        loop.recipients,
+        loop.parts,
+        loop.cost,
+        loop.skipped,
+    )
+
+
+def test_preview_rows_fast_matches_count_parts_at_boundary():
+    # 151 to 153 septets before the euro sign put its escape pair on both sides of the boundary.
+    rows = [{"pad": "a" * width, "country": "CY"} for width in range(140, 160)]
+
+    fast = preview_rows("{pad}€" + "b" * 10, rows).rows["parts"].tolist()
+    loop = preview_rows_loop("{pad}€" + "b" * 10, rows).rows["parts"].tolist()
+
+    assert fast == loop
+
+
+# The `preview` command
+
+
+def _run_cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "core.cli", "preview", *args],
+        cwd=ROOT,
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_cli_preview_json_shape():
+    result = _run_cli("--message", "It’s 25€ 😀", "--json")
+    output = json.loads(result.stdout)
+
+    assert result.returncode == 0
+    assert list(output) == ["encoding", "parts", "units", "ucs2_characters"]
+    assert output["encoding"] == "UCS-2"
+    assert output["parts"] == 1
+    assert output["units"] == 11
+    assert output["ucs2_characters"][0] == {
+        "char": "’",
+        "codepoint": "U+2019",
+        "name": "RIGHT SINGLE QUOTATION MARK",
+        "index": 2,
+    }
+    assert [item["index"] for item in output["ucs2_characters"]] == [2, 9]
+
+
+def test_cli_preview_json_gsm():
+    output = json.loads(_run_cli("--message", "a" * 159 + "€", "--json").stdout)
+
+    assert output == {"encoding": "GSM-7", "parts": 2, "units": 161, "ucs2_characters": []}
+
+
+def test_cli_preview_human():
+    result = _run_cli("--message", "It’s ready")
+
+    assert result.returncode == 0
+    assert "Encoding: UCS-2" in result.stdout
+    assert "U+2019 RIGHT SINGLE QUOTATION MARK at index 2" in result.stdout
+    assert "It's ready" in result.stdout
+
+
+def test_cli_preview_empty_message_error():
+    result = _run_cli("--message", "")
+
+    assert result.returncode == 2
+    assert "message is empty" in result.stderr
