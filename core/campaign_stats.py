@@ -13,15 +13,30 @@ from decimal import Decimal
 from sqlalchemy import Integer, and_, case, func, select
 from sqlmodel import Session
 
+from core.dispatch import states
 from core.models import Campaign, Recipient
 from core.statuses import PENDING
 
 log = logging.getLogger(__name__)
 
 # The stages shown for a campaign, in display order. Each recipient is in exactly one of them.
-STAGES = ["queued", "sent", "delivered", "failed", "expired", "rejected", "no report yet"]
+STAGES = [
+    "queued",
+    "sent",
+    "delivered",
+    "failed",
+    "expired",
+    "rejected",
+    "no report yet",
+    "uncertain",
+    "not sent",
+]
+# Stages in which a recipient's status can still change without the operator.
+OPEN_STAGES = ("sent", "no report yet", "uncertain")
 _FAILED = ("FAILED", "UNDELIVERED")
-_REJECTED = ("REJECTED", "UNSUBSCRIBED")
+# NOT_SENT is the dispatcher's status for a request that SMS.to rejected (400 or 422).
+_REJECTED = ("REJECTED", "UNSUBSCRIBED", states.NOT_SENT)
+_NOT_SENT = (states.CANCELLED_STATUS, states.SUPPRESSED)
 _STILL_SENDING = ("queued", "scheduled", "sending", "paused")
 
 # Upper edges, in seconds, of the time-to-deliver buckets; the last bucket is open-ended.
@@ -65,6 +80,8 @@ def count_stages(session: Session, *, campaign_id: int) -> dict[str, int]:
 
     "queued" has not been accepted by SMS.to yet, "sent" was accepted and has a report that is
     not final (such as SENT or ENROUTE), and "no report yet" was accepted with no report so far.
+    "uncertain" is in a chunk whose request may or may not have reached SMS.to, and "not sent"
+    was cancelled or had opted out before its chunk was sent.
     """
     recipient = Recipient.__table__.c
     accepted = recipient.sent_at.is_not(None)
@@ -73,6 +90,8 @@ def count_stages(session: Session, *, campaign_id: int) -> dict[str, int]:
         (recipient.status.in_(_FAILED), "failed"),
         (recipient.status == "EXPIRED", "expired"),
         (recipient.status.in_(_REJECTED), "rejected"),
+        (recipient.status == states.UNCERTAIN_STATUS, "uncertain"),
+        (recipient.status.in_(_NOT_SENT), "not sent"),
         (and_(recipient.status == PENDING, accepted), "no report yet"),
         (recipient.status == PENDING, "queued"),
         else_="sent",
@@ -200,7 +219,7 @@ def is_finished(campaign: Campaign, stages: dict[str, int]) -> bool:
     """
     if campaign.status in _STILL_SENDING:
         return False
-    return stages.get("sent", 0) + stages.get("no report yet", 0) == 0
+    return sum(stages.get(stage, 0) for stage in OPEN_STAGES) == 0
 
 
 def last_report_time(session: Session, *, campaign_id: int) -> datetime | None:

@@ -20,15 +20,22 @@ from core.campaign_stats import (
 from core.campaigns import CampaignSummary, get_campaign, status_timeline, summarise_campaign
 from core.models import Campaign
 from core.money import format_money
+from core.reports.unmatched import list_unmatched
 from dashboard import charts
 from dashboard.exports import recipients_csv_callback
 from dashboard.state import db_session, get_engine
-from dashboard.tables import FAILED_STATUSES, country_costs_frame, recipients_frame
+from dashboard.tables import (
+    country_costs_frame,
+    outcome_counts,
+    recipients_frame,
+    unmatched_frame,
+)
 
 log = logging.getLogger(__name__)
 
 REFRESH_SECONDS = 5
 PAGE_SIZE = 100
+UNMATCHED_LIMIT = 200
 _ALL = "all statuses"
 
 
@@ -87,17 +94,37 @@ def load_campaign(campaign_id: int) -> Campaign | None:
         return get_campaign(session, campaign_id=campaign_id)
 
 
+@dataclass(frozen=True)
+class Progress:
+    """The campaign's counts per status and per stage, and whether it can still change."""
+
+    summary: CampaignSummary
+    stages: dict[str, int]
+    finished: bool
+
+
+def load_progress(campaign: Campaign) -> Progress:
+    with db_session() as session:
+        return _progress(session, campaign)
+
+
+def _progress(session, campaign: Campaign) -> Progress:
+    stages = count_stages(session, campaign_id=campaign.id)
+    fresh = get_campaign(session, campaign_id=campaign.id) or campaign
+    summary = summarise_campaign(session, campaign_id=campaign.id)
+    return Progress(summary, stages, is_finished(fresh, stages))
+
+
 def load_snapshot(campaign: Campaign) -> Snapshot:
     with db_session() as session:
-        stages = count_stages(session, campaign_id=campaign.id)
-        fresh = get_campaign(session, campaign_id=campaign.id) or campaign
+        progress = _progress(session, campaign)
         return Snapshot(
-            summary=summarise_campaign(session, campaign_id=campaign.id),
-            stages=stages,
+            summary=progress.summary,
+            stages=progress.stages,
             timeline=status_timeline(session, campaign_id=campaign.id),
             delivery_times=count_delivery_times(session, campaign_id=campaign.id),
             country_costs=list_country_costs(session, campaign_id=campaign.id),
-            finished=is_finished(fresh, stages),
+            finished=progress.finished,
         )
 
 
@@ -120,15 +147,15 @@ def render_header(campaign: Campaign) -> None:
 
 def render_live(snapshot: Snapshot) -> None:
     summary = snapshot.summary
-    delivered = summary.by_status.get("DELIVERED", 0)
-    failed = sum(count for status, count in summary.by_status.items() if status in FAILED_STATUSES)
-    columns = st.columns(6)
+    outcomes = outcome_counts(summary.by_status)
+    columns = st.columns(7)
     columns[0].metric("Recipients", summary.recipients)
-    columns[1].metric("Delivered", delivered)
-    columns[2].metric("Failed", failed)
-    columns[3].metric("Pending", summary.recipients - delivered - failed)
-    columns[4].metric("Cost (EUR)", format_money(summary.cost) or "0")
-    columns[5].metric("Estimated (EUR)", format_money(summary.estimated_cost) or "unknown")
+    columns[1].metric("Delivered", outcomes["delivered"])
+    columns[2].metric("Failed", outcomes["failed"])
+    columns[3].metric("Pending", outcomes["pending"])
+    columns[4].metric("Not sent", outcomes["not sent"])
+    columns[5].metric("Cost (EUR)", format_money(summary.cost) or "0")
+    columns[6].metric("Estimated (EUR)", format_money(summary.estimated_cost) or "unknown")
 
     left, right = st.columns(2)
     left.plotly_chart(charts.stage_funnel(snapshot.stages), key="funnel")
@@ -138,6 +165,18 @@ def render_live(snapshot: Snapshot) -> None:
     st.dataframe(country_costs_frame(snapshot.country_costs), hide_index=True)
     if not snapshot.finished:
         st.caption(f"Refreshing every {REFRESH_SECONDS} s while reports can still arrive.")
+
+
+def render_unmatched(campaign_id: int) -> None:
+    """List the reports that name this campaign but matched none of its recipients, with reasons."""
+    with db_session() as session:
+        reports = list_unmatched(session, campaign_id=campaign_id, limit=UNMATCHED_LIMIT)
+    st.subheader("Unmatched reports")
+    if not reports:
+        st.caption("Every report for this campaign matched a recipient.")
+        return
+    st.dataframe(unmatched_frame(reports), hide_index=True)
+    st.caption(f"The newest {len(reports)} unmatched reports; phone numbers masked.")
 
 
 def render_recipients(campaign_id: int, statuses: list[str]) -> None:

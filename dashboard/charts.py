@@ -6,10 +6,9 @@ from datetime import datetime
 import plotly.graph_objects as go
 
 from core.campaign_stats import CountryCost
-from core.statuses import FINAL
+from dashboard.tables import FAILED_STATUSES
 
 _DELIVERED = "DELIVERED"
-_FAILED = FINAL - {_DELIVERED}
 _HEIGHT = 320
 
 
@@ -32,7 +31,7 @@ def delivery_timeline(timeline: Sequence[tuple[datetime, str, int]]) -> go.Figur
     for bucket, status, count in timeline:
         if status == _DELIVERED:
             delivered[bucket] = delivered.get(bucket, 0) + count
-        elif status in _FAILED:
+        elif status in FAILED_STATUSES:
             failed[bucket] = failed.get(bucket, 0) + count
 
     figure = go.Figure()

@@ -7,14 +7,17 @@ import pandas as pd
 
 from core.campaign_stats import CountryCost
 from core.campaigns import CampaignSummary
+from core.dispatch import states
 from core.models import Recipient
 from core.money import format_money
 from core.redact import mask_phone
 from core.reports.unmatched import UnmatchedReport
 from core.statuses import FINAL
 
-# Final statuses other than DELIVERED, which the campaigns table counts as failed.
-FAILED_STATUSES = FINAL - {"DELIVERED"}
+# Statuses counted as failed: final reports other than DELIVERED, and requests SMS.to rejected.
+FAILED_STATUSES = (FINAL - {"DELIVERED"}) | {states.NOT_SENT}
+# Recipients never handed to SMS.to on purpose: cancelled, or opted out before their chunk.
+NOT_SENT_STATUSES = frozenset({states.CANCELLED_STATUS, states.SUPPRESSED})
 
 
 def campaign_link(campaign_id: int) -> str:
@@ -34,6 +37,7 @@ def campaign_summaries_frame(summaries: Iterable[CampaignSummary]) -> pd.DataFra
         "delivered",
         "failed",
         "pending",
+        "not sent",
         "cost",
         "estimated cost",
         "unmatched reports",
@@ -42,18 +46,24 @@ def campaign_summaries_frame(summaries: Iterable[CampaignSummary]) -> pd.DataFra
     return pd.DataFrame(rows, columns=columns)
 
 
+def outcome_counts(by_status: dict[str, int]) -> dict[str, int]:
+    """Split counts per status into delivered, failed, not sent and pending (everything else)."""
+    delivered = by_status.get("DELIVERED", 0)
+    failed = sum(count for status, count in by_status.items() if status in FAILED_STATUSES)
+    not_sent = sum(count for status, count in by_status.items() if status in NOT_SENT_STATUSES)
+    pending = sum(by_status.values()) - delivered - failed - not_sent
+    return {"delivered": delivered, "failed": failed, "not sent": not_sent, "pending": pending}
+
+
 def _summary_row(summary: CampaignSummary) -> dict:
-    delivered = summary.by_status.get("DELIVERED", 0)
-    failed = sum(count for status, count in summary.by_status.items() if status in FAILED_STATUSES)
+    outcomes = outcome_counts(summary.by_status)
     return {
         "id": summary.campaign_id,
         "name": summary.name,
         "status": summary.status,
         "created": summary.created_at,
         "recipients": summary.recipients,
-        "delivered": delivered,
-        "failed": failed,
-        "pending": summary.recipients - delivered - failed,
+        **outcomes,
         "cost": format_money(summary.cost),
         "estimated cost": format_money(summary.estimated_cost),
         "unmatched reports": summary.unmatched_reports,

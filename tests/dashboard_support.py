@@ -8,10 +8,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy import update
 from sqlalchemy.engine import Engine
+from sqlmodel import Session
 
 from core.campaigns import LaunchRequest, RecipientInput, launch_campaign
 from core.db import init_db, make_engine
-from core.models import Campaign, Recipient
+from core.models import Campaign, DeliveryReport, InboundReport, Recipient
 from core.settings import get_settings
 
 APP = str(Path(__file__).resolve().parent.parent / "dashboard" / "app.py")
@@ -79,3 +80,19 @@ def set_report(
 def mark_sent(engine: Engine, *, phone: str) -> None:
     with engine.begin() as connection:
         connection.execute(update(Recipient).where(Recipient.phone == phone).values(sent_at=START))
+
+
+def add_unmatched_report(
+    engine: Engine, *, reason: str, campaign_id: int | None = None, phone: str = "+35799000777"
+) -> None:
+    """Store one delivery report that matched no recipient, as the matcher leaves it."""
+    with Session(engine) as session:
+        inbound = InboundReport(body=b"{}", received_at=START)
+        session.add(inbound)
+        session.flush()
+        report = DeliveryReport(
+            inbound_id=inbound.id, received_at=START, tracking_id="t-1", phone=phone,
+            status="DELIVERED", matched=False, unmatched_reason=reason, campaign_id=campaign_id,
+        )  # fmt: skip
+        session.add(report)
+        session.commit()

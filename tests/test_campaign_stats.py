@@ -28,7 +28,7 @@ def test_count_stages_every_stage_present(engine):
 
     assert stages == {
         "queued": 5, "sent": 0, "delivered": 0, "failed": 0, "expired": 0, "rejected": 0,
-        "no report yet": 0,
+        "no report yet": 0, "uncertain": 0, "not sent": 0,
     }  # fmt: skip
 
 
@@ -44,6 +44,10 @@ def test_count_stages_every_stage_present(engine):
         ("SENT", "sent"),
         ("ENROUTE", "sent"),
         ("SOMETHING_NEW", "sent"),
+        ("NOT_SENT", "rejected"),
+        ("UNCERTAIN", "uncertain"),
+        ("CANCELLED", "not sent"),
+        ("SUPPRESSED", "not sent"),
     ],
 )
 def test_count_stages_status_to_stage(engine, status, stage):
@@ -171,6 +175,7 @@ def test_list_campaign_choices_newest_first(engine):
         ("completed", {"sent": 0, "no report yet": 0}, True),
         ("completed", {"sent": 1, "no report yet": 0}, False),
         ("completed", {"sent": 0, "no report yet": 2}, False),
+        ("completed", {"uncertain": 1}, False),
         ("cancelled", {"queued": 4, "sent": 0, "no report yet": 0}, True),
     ],
 )

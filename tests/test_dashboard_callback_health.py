@@ -7,9 +7,16 @@ from sqlalchemy import update
 from sqlmodel import Session
 from streamlit.testing.v1 import AppTest
 
-from core.models import DeliveryReport, InboundReport, Recipient
+from core.models import Recipient
 from core.reports import counters
-from tests.dashboard_support import APP, START, fresh_dashboard_database, seed_campaign, set_report
+from tests.dashboard_support import (
+    APP,
+    START,
+    add_unmatched_report,
+    fresh_dashboard_database,
+    seed_campaign,
+    set_report,
+)
 
 
 @pytest.fixture
@@ -29,20 +36,6 @@ def _open() -> AppTest:
 
 def _metrics(at: AppTest) -> dict[str, str]:
     return {metric.label: metric.value for metric in at.metric}
-
-
-def _add_unmatched(engine, *, reason: str, phone: str = "+35799000777") -> None:
-    with Session(engine) as session:
-        inbound = InboundReport(body=b"{}", received_at=START)
-        session.add(inbound)
-        session.flush()
-        session.add(
-            DeliveryReport(
-                inbound_id=inbound.id, received_at=START, tracking_id="t-1", phone=phone,
-                status="DELIVERED", matched=False, unmatched_reason=reason,
-            )
-        )  # fmt: skip
-        session.commit()
 
 
 def test_callback_health_empty_database(dashboard_engine):
@@ -95,9 +88,9 @@ def _set_first_report(engine, *, delay: timedelta) -> None:
 
 
 def test_callback_health_lists_unmatched_with_reason_and_masked_phone(dashboard_engine):
-    _add_unmatched(dashboard_engine, reason="unknown tracking id")
-    _add_unmatched(dashboard_engine, reason="unknown tracking id")
-    _add_unmatched(dashboard_engine, reason="phone not in campaign")
+    add_unmatched_report(dashboard_engine, reason="unknown tracking id")
+    add_unmatched_report(dashboard_engine, reason="unknown tracking id")
+    add_unmatched_report(dashboard_engine, reason="phone not in campaign")
 
     at = _open()
     reasons, reports = at.dataframe[0].value, at.dataframe[1].value

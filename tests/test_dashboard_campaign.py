@@ -5,6 +5,7 @@ from streamlit.testing.v1 import AppTest
 
 from tests.dashboard_support import (
     APP,
+    add_unmatched_report,
     fresh_dashboard_database,
     mark_sent,
     seed_campaign,
@@ -146,3 +147,16 @@ def test_campaign_completed_with_reports_pending_keeps_refreshing(dashboard_engi
     captions = [caption.value for caption in _open({"id": str(campaign_id)}).caption]
 
     assert any("Refreshing every" in text for text in captions)
+
+
+def test_campaign_lists_its_unmatched_reports(dashboard_engine):
+    campaign_id = seed_campaign(dashboard_engine)
+    other_id = seed_campaign(dashboard_engine, name="Other", key="other", phones=["+35799000100"])
+    add_unmatched_report(dashboard_engine, campaign_id=campaign_id, reason="phone not in campaign")
+    add_unmatched_report(dashboard_engine, campaign_id=other_id, reason="phone not in campaign")
+
+    at = _open({"id": str(campaign_id)})
+    unmatched = [frame.value for frame in at.dataframe if "reason" in frame.value.columns]
+
+    assert len(unmatched) == 1
+    assert list(unmatched[0]["reason"]) == ["phone not in campaign"]

@@ -5,6 +5,7 @@ The live figures refresh themselves every few seconds until the campaign is fini
 
 import streamlit as st
 
+from dashboard import campaign_controls as controls
 from dashboard import campaign_view as view
 
 st.title("Campaign")
@@ -15,7 +16,8 @@ if campaign_id is None:
 
 campaign = view.load_campaign(campaign_id)
 view.render_header(campaign)
-first = view.load_snapshot(campaign)
+controls.render_outcome()
+first = view.load_progress(campaign)
 
 
 @st.fragment(run_every=None if first.finished else view.REFRESH_SECONDS)
@@ -29,4 +31,7 @@ def live_figures() -> None:
 
 live_figures()
 
+controls.render_controls(campaign, controls.retryable_count(first.summary.by_status))
+controls.render_uncertain(campaign_id)
+view.render_unmatched(campaign_id)
 view.render_recipients(campaign_id, sorted(first.summary.by_status))
