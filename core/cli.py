@@ -21,6 +21,9 @@ def _add_sandbox(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1)")
     parser.add_argument("--port", type=int, default=8765, help="TCP port (default: 8765)")
     parser.add_argument("--api-key", default="sandbox", help="the only API key it accepts")
+    from core.sandbox.cli import add_sandbox_options  # light: argparse and dataclasses only
+
+    add_sandbox_options(parser)
     parser.set_defaults(handler=_lazy("core.sandbox.cli", "sandbox_command"))
 
 
