@@ -27,6 +27,8 @@ _TOKEN = re.compile(r"\{\{|\}\}|\{([^{}]*)\}|[{}]")
 BLANK_CHARS = " \t\n\r\f\v\u00a0\u1680\u2000-\u200b\u2028\u2029\u202f\u205f\u3000\ufeff"
 _BLANK = re.compile(f"[{BLANK_CHARS}]*")
 
+EMPTY_MESSAGE = "The message is empty, and SMS.to rejects an empty message; write the text to send."
+
 
 @dataclass(frozen=True)
 class Template:

@@ -6,13 +6,29 @@ One message: `preview_message`. A personalised message over a recipient list: `p
 
 import logging
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from core.gsm_rewrite import RewriteSuggestion, suggest_gsm_rewrite
-from core.message_template import Template, parse_template, placeholders, render
-from core.preview_rows import EMPTY_MESSAGE, RowsPreview, preview_rows, preview_rows_loop
+from core.message_template import EMPTY_MESSAGE, Template, parse_template, placeholders, render
 from core.sms_parts import PartsInfo, count_parts, normalise_text
 
+if TYPE_CHECKING:
+    from core.preview_rows import RowsPreview, preview_rows, preview_rows_loop
+
 log = logging.getLogger(__name__)
+
+# Row previews need pandas, which takes about a second to import, so they load on first use
+# and `smsto-console preview` stays quick.
+_ROW_PREVIEW_NAMES = {"RowsPreview", "preview_rows", "preview_rows_loop"}
+
+
+def __getattr__(name: str) -> object:
+    if name in _ROW_PREVIEW_NAMES:
+        from core import preview_rows
+
+        return getattr(preview_rows, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "MessagePreview",

@@ -77,8 +77,7 @@ def count_column(values: pd.Series, *, with_text: bool = False) -> ValueCounts:
 
     A missing or blank cell counts as an empty value, as `render(..., allow_missing=True)` does.
     """
-    codes, uniques = pd.factorize(values, use_na_sentinel=True)
-    strings = _as_arrow_strings(uniques)
+    codes, strings = _distinct_values(values)
 
     blank = pc.match_substring_regex(strings, _BLANK).to_numpy(zero_copy_only=False)
     if pc.any(pc.match_substring(strings, "\r")).as_py():
@@ -104,11 +103,25 @@ def count_column(values: pd.Series, *, with_text: bool = False) -> ValueCounts:
     )
 
 
-def _as_arrow_strings(uniques: pd.Index) -> pa.Array:
+def _distinct_values(values: pd.Series) -> tuple[np.ndarray, pa.Array]:
+    # Returns a code per row (-1 for a missing cell) and the strings the codes point to.
+    if values.dtype == "str" and _mostly_distinct(values):
+        # Deduplicating codes or ids would cost more than counting every row once.
+        codes = np.arange(len(values), dtype=np.int64)
+        codes[values.isna().to_numpy()] = -1
+        strings = pa.array(values, type=pa.large_string())
+        return codes, pc.fill_null(strings, "")
+
+    codes, uniques = pd.factorize(values, use_na_sentinel=True)
     if uniques.dtype == "str":
-        return pa.array(uniques, type=pa.large_string())
+        return codes, pa.array(uniques, type=pa.large_string())
     # Other values go through str(), as `cell_text` does for one cell.
-    return pa.array([str(value) for value in uniques], type=pa.large_string())
+    return codes, pa.array([str(value) for value in uniques], type=pa.large_string())
+
+
+def _mostly_distinct(values: pd.Series, sample_size: int = 4096) -> bool:
+    sample = values.iloc[:: max(1, len(values) // sample_size)]
+    return len(sample) > 0 and sample.nunique() > len(sample) // 2
 
 
 def _count_strings(strings: pa.Array) -> ValueCounts:
@@ -237,17 +250,35 @@ def _ucs2_per_row(
         return result
 
     # Rows share a few combinations of UCS-2 character sets, so each combination is joined once.
-    codes = np.stack([column.ucs2_codes[rows] for column in counted] or [np.zeros(len(rows))], 1)
-    combinations, inverse = np.unique(codes, axis=0, return_inverse=True)
+    groups, first_rows = group_rows([column.ucs2_codes[rows] for column in counted], len(rows))
 
-    joined = np.empty(len(combinations), dtype=object)
-    for index, combination in enumerate(combinations):
+    joined = np.empty(len(first_rows), dtype=object)
+    for group, row in enumerate(first_rows):
         chars = set(literal_ucs2)
-        for column, code in zip(counted, combination):
-            chars.update(column.ucs2_chars[int(code)])
-        joined[index] = "".join(sorted(chars))
-    result[rows] = joined[inverse.reshape(-1)]
+        for column in counted:
+            chars.update(column.ucs2_chars[column.ucs2_codes[rows[row]]])
+        joined[group] = "".join(sorted(chars))
+    result[rows] = joined[groups]
     return result
+
+
+def group_rows(keys: list[np.ndarray], size: int) -> tuple[np.ndarray, np.ndarray]:
+    """Number the distinct combinations of integer keys per row, hashing instead of sorting.
+
+    Returns the group of each row (in order of first appearance) and the first row of each group.
+    """
+    groups = np.zeros(size, dtype=np.int64)
+    for key in keys:
+        width = int(key.max()) + 1 if len(key) else 1
+        groups, _ = pd.factorize(groups * width + key)
+
+    if not size:
+        return groups, np.zeros(0, dtype=np.int64)
+
+    # pd.factorize numbers groups by first appearance, so a group's first row is where the
+    # group number exceeds every number before it.
+    earlier_max = np.maximum.accumulate(np.concatenate([[-1], groups[:-1]]))
+    return groups, np.flatnonzero(groups > earlier_max)
 
 
 def _join_texts(

@@ -18,14 +18,21 @@ import numpy as np
 import pandas as pd
 
 from core.errors import InputError
-from core.message_template import Template, cell_text, missing_placeholders, parse_template, render
-from core.preview_fast import RowCounts, count_rows
+from core.message_template import (
+    EMPTY_MESSAGE,
+    Template,
+    cell_text,
+    missing_placeholders,
+    parse_template,
+    render,
+)
+from core.preview_fast import RowCounts, count_rows, group_rows
 from core.pricing import CURRENCY, PRICE_PER_PART, normalise_region, price_per_part
 from core.sms_parts import GSM7, UCS2, count_parts
 
 log = logging.getLogger(__name__)
 
-EMPTY_MESSAGE = "The message is empty, and SMS.to rejects an empty message; write the text to send."
+ENCODINGS = [GSM7, UCS2]
 
 ROW_COLUMNS = [
     "region",
@@ -94,7 +101,7 @@ def preview_rows(
 
     table = {
         "region": np.array([*regions, None], dtype=object)[region_id],
-        "encoding": np.where(counts.is_ucs2, UCS2, GSM7),
+        "encoding": pd.Categorical.from_codes(counts.is_ucs2.astype(np.int8), ENCODINGS),
         "units": counts.units,
         "parts": counts.parts,
         "cost": _cost_per_row(regions, region_id, counts.parts, prices),
@@ -225,12 +232,12 @@ def _cost_per_row(
 
     # A few (region, parts) pairs cover all rows, so each Decimal is computed once per pair.
     width = int(parts.max()) + 1
-    keys, inverse = np.unique(region_id[priced] * width + parts[priced], return_inverse=True)
+    inverse, keys = pd.factorize(region_id[priced] * width + parts[priced])
     amounts = np.empty(len(keys), dtype=object)
     for index, key in enumerate(keys):
         region, count = divmod(int(key), width)
         amounts[index] = count * price_per_part(regions[region], prices=prices)
-    cost[priced] = amounts[inverse.reshape(-1)]
+    cost[priced] = amounts[inverse]
     return cost
 
 
@@ -250,18 +257,19 @@ def _problems_per_row(
         return missing, problem
 
     # Rows with a problem share a few combinations of causes; each gets its sentence once.
-    keys = np.column_stack([flags[rows].astype(np.int64), region_problem[rows]])
-    combinations, inverse = np.unique(keys, axis=0, return_inverse=True)
-    missing_text = np.empty(len(combinations), dtype=object)
-    problem_text = np.empty(len(combinations), dtype=object)
-    for index, combination in enumerate(combinations):
-        absent = [name for name, flag in zip(names, combination) if flag]
-        region_sentence = outcomes[combination[-1]][1] if combination[-1] >= 0 else None
-        missing_text[index] = ", ".join(absent)
-        problem_text[index] = _describe_problem(absent, bool(combination[-2]), region_sentence)
+    keys = [flags[rows, column].astype(np.int64) for column in range(flags.shape[1])]
+    groups, first_rows = group_rows([*keys, region_problem[rows] + 1], len(rows))
+    missing_text = np.empty(len(first_rows), dtype=object)
+    problem_text = np.empty(len(first_rows), dtype=object)
+    for group, row in enumerate(rows[first_rows]):
+        absent = [name for name, flag in zip(names, flags[row]) if flag]
+        region_index = region_problem[row]
+        region_sentence = outcomes[region_index][1] if region_index >= 0 else None
+        missing_text[group] = ", ".join(absent)
+        problem_text[group] = _describe_problem(absent, bool(flags[row, -1]), region_sentence)
 
-    missing[rows] = missing_text[inverse.reshape(-1)]
-    problem[rows] = problem_text[inverse.reshape(-1)]
+    missing[rows] = missing_text[groups]
+    problem[rows] = problem_text[groups]
     return missing, problem
 
 
@@ -288,16 +296,18 @@ def _totals_from_arrays(
     return totals
 
 
+# Text columns stay object arrays of str: converting a million strings to an Arrow-backed
+# column would cost more than the whole count.
 _DTYPES = {
     "region": object,
-    "encoding": "str",
+    "encoding": pd.CategoricalDtype(ENCODINGS),
     "units": "int64",
     "parts": "int64",
     "cost": object,
-    "missing": "str",
-    "ucs2_characters": "str",
+    "missing": object,
+    "ucs2_characters": object,
     "problem": object,
-    "text": "str",
+    "text": object,
 }
 
 

@@ -365,17 +365,19 @@ def _random_rows(count: int, seed: int) -> pd.DataFrame:
 @pytest.mark.parametrize(
     "template",
     [
-        "Hi {a}, {b}! {a}",
-        "€ {a}{b} € " + "x" * 140,
-        "{a}",
-        "Plain text only",
-        "Ω {b} {{x}} " + "y" * 60,
-        "{a}{missing} #{n}",
-        "😀" * 30 + "{b}",
+        pytest.param("Hi {a}, {b}! {a}", id="repeated"),
+        pytest.param("€ {a}{b} € " + "x" * 140, id="euro_long"),
+        pytest.param("{a}", id="value_only"),
+        pytest.param("Plain text only", id="no_placeholder"),
+        pytest.param("Ω {b} {{x}} " + "y" * 60, id="ucs2_literal"),
+        pytest.param("{a}{missing} #{n}", id="missing_column_number"),
+        pytest.param("😀" * 30 + "{b}", id="emoji_literal"),
     ],
 )
-def test_preview_rows_fast_equals_loop(template):
-    rows = _random_rows(3000, seed=len(template))
+@pytest.mark.parametrize("dtype", ["object", "str"])
+def test_preview_rows_fast_equals_loop(template, dtype):
+    # Object columns are deduplicated first; mostly distinct str columns are counted per row.
+    rows = _random_rows(2000, seed=len(template)).astype({"a": dtype, "b": dtype})
 
     fast = preview_rows(template, rows, default_region="CY", include_text=True)
     loop = preview_rows_loop(template, rows, default_region="CY", include_text=True)
