@@ -13,15 +13,20 @@ logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name
 
 st.set_page_config(page_title="smsto-console", page_icon=":material/sms:", layout="wide")
 
+# The page files live in app_pages/, not pages/: Streamlit 1.67 still treats a folder named pages/
+# beside the entry script as the legacy page list, and a deep link opened first after a restart
+# (such as /campaign?id=3) would then run that file alone, without this script.
 pages = {
     "Campaigns": [
-        st.Page("pages/new_campaign.py", title="New campaign", icon=":material/add:", default=True),
-        st.Page("pages/lists.py", title="Lists", icon=":material/list:"),
-        st.Page("pages/campaigns.py", title="Campaigns", icon=":material/campaign:"),
-        st.Page("pages/campaign.py", title="Campaign", icon=":material/monitoring:"),
+        st.Page(
+            "app_pages/new_campaign.py", title="New campaign", icon=":material/add:", default=True
+        ),
+        st.Page("app_pages/lists.py", title="Lists", icon=":material/list:"),
+        st.Page("app_pages/campaigns.py", title="Campaigns", icon=":material/campaign:"),
+        st.Page("app_pages/campaign.py", title="Campaign", icon=":material/monitoring:"),
     ],
     "Delivery reports": [
-        st.Page("pages/callback_health.py", title="Callback health", icon=":material/sync:"),
+        st.Page("app_pages/callback_health.py", title="Callback health", icon=":material/sync:"),
     ],
 }
 page = st.navigation(pages)

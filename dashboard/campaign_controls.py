@@ -39,7 +39,9 @@ def render_outcome() -> None:
     (st.success if kind == "ok" else st.error)(text)
     if retry_id is not None:
         st.page_link(
-            "pages/campaign.py", label=f"Open campaign #{retry_id}", query_params={"id": retry_id}
+            "app_pages/campaign.py",
+            label=f"Open campaign #{retry_id}",
+            query_params={"id": retry_id},
         )
 
 

@@ -24,7 +24,7 @@ def dashboard_engine(tmp_path, monkeypatch):
     yield from fresh_dashboard_database(tmp_path, monkeypatch)
 
 
-PAGE = "pages/callback_health.py"
+PAGE = "app_pages/callback_health.py"
 
 
 def _open() -> AppTest:

@@ -18,7 +18,7 @@ def dashboard_engine(tmp_path, monkeypatch):
     yield from fresh_dashboard_database(tmp_path, monkeypatch)
 
 
-PAGE = "pages/campaign.py"
+PAGE = "app_pages/campaign.py"
 
 
 def _open(query: dict[str, str] | None = None) -> AppTest:

@@ -17,7 +17,7 @@ def dashboard_engine(tmp_path, monkeypatch):
 def _open(campaign_id: int) -> AppTest:
     at = AppTest.from_file(APP, default_timeout=15)
     at.run()
-    at.switch_page("pages/campaign.py")
+    at.switch_page("app_pages/campaign.py")
     at.query_params["id"] = str(campaign_id)
     at.run()
     return at

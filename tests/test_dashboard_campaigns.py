@@ -11,7 +11,7 @@ def dashboard_engine(tmp_path, monkeypatch):
     yield from fresh_dashboard_database(tmp_path, monkeypatch)
 
 
-PAGE = "pages/campaigns.py"
+PAGE = "app_pages/campaigns.py"
 
 
 def _open(timeout: float = 10) -> AppTest:

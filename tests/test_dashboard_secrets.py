@@ -9,11 +9,11 @@ from tests.dashboard_support import APP, fresh_dashboard_database, seed_campaign
 API_KEY = "live-key-0123456789abcdef"
 WEBHOOK_SECRET = "webhook-secret-fedcba9876543210"
 PAGES = [
-    "pages/new_campaign.py",
-    "pages/lists.py",
-    "pages/campaigns.py",
-    "pages/campaign.py",
-    "pages/callback_health.py",
+    "app_pages/new_campaign.py",
+    "app_pages/lists.py",
+    "app_pages/campaigns.py",
+    "app_pages/campaign.py",
+    "app_pages/callback_health.py",
 ]
 
 

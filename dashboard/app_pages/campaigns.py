@@ -13,7 +13,7 @@ with db_session() as session:
 
 if not summaries:
     st.info("No campaign yet. Launch one from the New campaign page.")
-    st.page_link("pages/new_campaign.py", label="New campaign", icon=":material/add:")
+    st.page_link("app_pages/new_campaign.py", label="New campaign", icon=":material/add:")
     st.stop()
 
 frame = campaign_summaries_frame(summaries)
@@ -33,4 +33,4 @@ st.caption("Select a row to open its campaign page, or use the link in the last 
 chosen_rows = selection.selection.rows
 if chosen_rows:
     campaign_id = int(frame.iloc[chosen_rows[0]]["id"])
-    st.switch_page("pages/campaign.py", query_params={"id": str(campaign_id)})
+    st.switch_page("app_pages/campaign.py", query_params={"id": str(campaign_id)})

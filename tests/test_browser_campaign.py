@@ -1,0 +1,51 @@
+"""The Campaigns and Campaign pages in a real Chromium against a real Streamlit server."""
+
+import pytest
+from playwright.sync_api import expect
+
+from tests.browser_support import chromium_page, dashboard_server, needs_chromium
+from tests.dashboard_support import fresh_dashboard_database, seed_campaign, set_report
+
+pytestmark = [pytest.mark.browser, needs_chromium]
+
+
+@pytest.fixture
+def dashboard_engine(tmp_path, monkeypatch):
+    yield from fresh_dashboard_database(tmp_path, monkeypatch)
+
+
+@pytest.fixture
+def dashboard(dashboard_engine, tmp_path):
+    url = dashboard_engine.url.render_as_string(hide_password=False)
+    with dashboard_server(url, tmp_path / "streamlit.log") as base, chromium_page() as page:
+        yield base, page
+
+
+def _metric(page, label: str):
+    return page.get_by_test_id("stMetric").filter(has_text=label).get_by_test_id("stMetricValue")
+
+
+def test_browser_deep_link_first_runs_entry_script(dashboard_engine, dashboard):
+    base, page = dashboard
+    campaign_id = seed_campaign(dashboard_engine, name="Browser sale")
+
+    # The first request of a fresh server is a deep link, as after a restart.
+    page.goto(f"{base}/campaign?id={campaign_id}")
+
+    expect(page.get_by_text(f"#{campaign_id} Browser sale")).to_be_visible(timeout=20_000)
+    expect(_metric(page, "Recipients")).to_have_text("5")
+    expect(page.get_by_text("Sending through: sandbox provider")).to_be_visible()
+    expect(page.get_by_test_id("stSidebarNav").get_by_text("Callback health")).to_be_visible()
+
+
+def test_browser_campaign_refreshes_while_reports_arrive(dashboard_engine, dashboard):
+    base, page = dashboard
+    campaign_id = seed_campaign(dashboard_engine, status="sending")
+    page.goto(f"{base}/campaign?id={campaign_id}")
+    expect(_metric(page, "Delivered")).to_have_text("0", timeout=20_000)
+
+    set_report(dashboard_engine, phone="+35799000001", status="DELIVERED", price="0.035")
+
+    # No reload: the live fragment reruns by itself every few seconds.
+    expect(_metric(page, "Delivered")).to_have_text("1", timeout=20_000)
+    expect(_metric(page, "Cost (EUR)")).to_have_text("0.035")
