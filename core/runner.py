@@ -36,6 +36,31 @@ def serve_command(args: argparse.Namespace) -> int:
     return 0
 
 
+def dispatch_command(args: argparse.Namespace) -> int:
+    """Run the dispatcher alone: until SIGTERM or Ctrl-C, or with `--once` until nothing is queued."""
+    from core.db import init_db, make_engine
+    from core.dispatch import Dispatcher
+    from core.errors import InputError
+
+    settings = get_settings()
+    if settings.api_key is None:
+        raise InputError(
+            "SMSTO_API_KEY is not set, so nothing can be sent; set it (the sandbox accepts "
+            "`sandbox`) together with SMSTO_API_URL."
+        )
+
+    engine = make_engine(settings.database_url)
+    init_db(engine)
+    dispatcher = Dispatcher(engine, settings)
+    # The handler only sets an event: the request in flight finishes and its answer is stored.
+    signal.signal(signal.SIGTERM, lambda *_: dispatcher.stop())
+    signal.signal(signal.SIGINT, lambda *_: dispatcher.stop())
+
+    summary = dispatcher.run_once() if args.once else dispatcher.run_forever()
+    log.info("dispatcher finished: chunks %s", summary.chunks)
+    return 0
+
+
 @dataclass
 class Child:
     name: str

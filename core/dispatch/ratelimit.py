@@ -1,0 +1,117 @@
+"""A request-rate limit shared through the database by every dispatcher of one installation.
+
+SMS.to allows 150 requests per second per account, across all endpoints. The limiter keeps
+`limit` slot rows, each holding the Unix time of its last use. A request takes the least
+recently used slot, and only if that slot was last used more than `window` seconds ago, in one
+atomic compare-and-set update. Consecutive uses of any slot are therefore at least `window`
+apart, so no interval of `window` seconds holds more than `limit` requests, whichever process or
+thread sent them. The window is a little longer than a second so that the delay between taking
+a slot and the request reaching SMS.to cannot squeeze `limit + 1` requests into one second.
+
+NOTE: slot times come from each process's clock, so dispatchers on several machines need clocks
+kept in sync (NTP); a skew of d seconds can let `limit` extra requests through for d seconds.
+"""
+
+import logging
+import random
+import threading
+import time
+
+from sqlalchemy import func, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.engine import Engine
+
+from core.models import RateSlot
+
+log = logging.getLogger(__name__)
+
+_slot = RateSlot.__table__.c
+
+# How long a slot stays used: one second plus a guard for the time between taking it and the
+# request arriving (a thread switch, a busy event loop on the other side).
+DEFAULT_WINDOW_SECONDS = 1.1
+
+
+class RateLimitTimeout(TimeoutError):
+    """No slot became free before the caller's stop event was set."""
+
+
+class SharedRateLimiter:
+    """Blocks each caller until a request slot is free; safe across threads and processes."""
+
+    def __init__(
+        self, engine: Engine, *, limit: int, window: float = DEFAULT_WINDOW_SECONDS
+    ) -> None:
+        if limit < 1:
+            raise ValueError(
+                f"rate_limit_per_second is {limit}; set it to at least 1 (SMS.to allows 150)."
+            )
+        self.engine = engine
+        self.limit = limit
+        self.window = window
+        self._create_slots()
+
+    def _create_slots(self) -> None:
+        rows = [{"id": index, "used_at": 0.0} for index in range(self.limit)]
+        dialect = self.engine.dialect.name
+        insert = pg_insert if dialect == "postgresql" else sqlite_insert
+        with self.engine.begin() as connection:
+            connection.execute(insert(RateSlot.__table__).on_conflict_do_nothing(), rows)
+
+    def try_acquire(self) -> float | None:
+        """Take a slot now and return its time, or return None when every slot is in use."""
+        now = time.time()
+        cutoff = now - self.window
+        oldest_free = (
+            select(_slot.id)
+            .where(_slot.id < self.limit, _slot.used_at <= cutoff)
+            .order_by(_slot.used_at)
+            .limit(1)
+            .with_for_update(skip_locked=True)  # PostgreSQL only; SQLite serialises writers
+            .scalar_subquery()
+        )
+        # The repeated condition makes a concurrent winner on PostgreSQL turn this into a no-op.
+        statement = (
+            update(RateSlot.__table__)
+            .where(_slot.id == oldest_free, _slot.used_at <= cutoff)
+            .values(used_at=now)
+            .returning(_slot.id)
+        )
+        with self.engine.begin() as connection:
+            taken = connection.execute(statement).scalar_one_or_none()
+        return None if taken is None else now
+
+    def seconds_until_free(self) -> float:
+        """Return how long until the least recently used slot becomes free (0 if one is free)."""
+        query = select(func.min(_slot.used_at)).where(_slot.id < self.limit)
+        with self.engine.connect() as connection:
+            oldest = connection.execute(query).scalar_one() or 0.0
+        return max(0.0, oldest + self.window - time.time())
+
+    def acquire(self, stop: threading.Event | None = None) -> float:
+        """Block until a slot is taken and return the seconds waited.
+
+        Raises RateLimitTimeout when `stop` is set while waiting.
+        """
+        started = time.monotonic()
+        while self.try_acquire() is None:
+            # A little jitter keeps waiting dispatchers from retrying in lockstep.
+            pause = self.seconds_until_free() + random.uniform(0.0, 0.005)
+            if stop is not None and stop.wait(max(pause, 0.001)):
+                raise RateLimitTimeout("stopped while waiting for a request slot")
+            if stop is None:
+                time.sleep(max(pause, 0.001))
+        return time.monotonic() - started
+
+    def hold(self, seconds: float) -> None:
+        """Keep every slot in use for `seconds`, so that all dispatchers pause (after a 429)."""
+        until = time.time() + seconds - self.window
+        statement = (
+            update(RateSlot.__table__)
+            .where(_slot.id < self.limit, _slot.used_at < until)
+            .values(used_at=until)
+        )
+        with self.engine.begin() as connection:
+            connection.execute(statement)
+        log.info("all dispatchers hold their requests for %.1f s", seconds)

@@ -1,0 +1,214 @@
+"""Sending one claimed chunk and recording the outcome that SMS.to's answer proves.
+
+| answer | chunk | campaign |
+| --- | --- | --- |
+| 2xx with an id | accepted, ids stored on it and its recipients | completed after its last chunk |
+| lost answer (timeout, dropped connection, 504, 2xx without an id) | uncertain, never re-sent | goes on |
+| 429, 500/502/503, no connection | queued again after a back-off with jitter | goes on |
+| 402 | queued again | paused, SMS.to's balance message in `status_reason` |
+| 401 | queued again | stopped, with a sentence about the API key |
+| 400/422 | failed, recipients NOT_SENT | goes on |
+| 404, 415, another status | queued again | stopped: every chunk would get the same answer |
+| an error that is not SMS.to's | uncertain, because the request may have left | goes on |
+"""
+
+import logging
+import random
+import threading
+import time
+from dataclasses import dataclass
+
+from sqlalchemy.engine import Engine
+
+from core.dispatch import outcomes, states
+from core.dispatch.batch import Batch, prepare_batch
+from core.dispatch.claim import ClaimedChunk
+from core.dispatch.ratelimit import RateLimitTimeout, SharedRateLimiter
+from core.smsto import errors
+from core.smsto.results import SendResult
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Back-off for requests SMS.to certainly did not accept: exponential, capped, with jitter."""
+
+    base_seconds: float = 1.0
+    cap_seconds: float = 60.0
+    # After a 429, every dispatcher of the installation holds its requests this long.
+    rate_limited_hold_seconds: float = 1.0
+
+    def delay(self, attempts: int, *, at_least: float = 0.0) -> float:
+        exponential = min(self.cap_seconds, self.base_seconds * 2 ** max(0, attempts - 1))
+        # "Equal jitter": half fixed, half random, so retries spread out but still back off.
+        return max(at_least, exponential * random.uniform(0.5, 1.0))
+
+
+@dataclass(frozen=True)
+class SendContext:
+    """What every send of one dispatcher shares."""
+
+    engine: Engine
+    limiter: SharedRateLimiter
+    callback_url: str | None
+    default_sender_id: str | None
+    retry: RetryPolicy
+    stop: threading.Event
+
+
+def send_chunk(context: SendContext, client, claimed: ClaimedChunk) -> str:
+    """Send a claimed chunk and record the outcome; return the chunk's new state."""
+    try:
+        batch = prepare_batch(
+            context.engine, claimed=claimed, default_sender_id=context.default_sender_id
+        )
+        if batch is None:
+            return states.SKIPPED
+        # The slot is taken last, right before the request, so its time is the request's time.
+        context.limiter.acquire(context.stop)
+    except RateLimitTimeout:
+        outcomes.record_retry(
+            context.engine,
+            claimed=claimed,
+            error="The dispatcher stopped before sending.",
+            delay=0.0,
+        )
+        return states.QUEUED
+    except Exception as exc:
+        # Nothing has been sent yet, so giving the chunk back is safe.
+        log.exception(
+            "campaign %s chunk %s: preparing the request failed",
+            claimed.campaign_id,
+            claimed.chunk_id,
+        )
+        outcomes.record_retry(
+            context.engine,
+            claimed=claimed,
+            error=f"Preparing the request failed: {exc!r}",
+            delay=context.retry.cap_seconds,
+        )
+        return states.QUEUED
+
+    try:
+        result = _request(client, batch, context.callback_url)
+    except errors.SmsToError as exc:
+        return _record_error(context, claimed, exc)
+    except Exception as exc:
+        # Not an answer from SMS.to, so the request may have left (see the table above).
+        log.exception(
+            "campaign %s chunk %s: unexpected error while sending",
+            claimed.campaign_id,
+            claimed.chunk_id,
+        )
+        outcomes.record_uncertain(
+            context.engine, claimed=claimed, reason=f"Unexpected error while sending: {exc!r}"
+        )
+        return states.UNCERTAIN
+
+    _store_accepted(context, claimed, result)
+    log.debug(
+        "campaign %s chunk %s accepted as %s",
+        claimed.campaign_id,
+        claimed.chunk_id,
+        result.provider_id,
+    )
+    return states.ACCEPTED
+
+
+def _store_accepted(context: SendContext, claimed: ClaimedChunk, result: SendResult) -> None:
+    # SMS.to has queued the messages: losing this record would leave the chunk `sending` until it
+    # turns uncertain, so a passing database error (a lock held too long) is retried.
+    for pause in (0.5, 1.0, 2.0, 4.0, None):
+        try:
+            outcomes.record_accepted(
+                context.engine,
+                chunk_id=claimed.chunk_id,
+                campaign_id=claimed.campaign_id,
+                message_id=result.message_id,
+                campaign_ref=result.campaign_id,
+            )
+            return
+        except Exception:
+            if pause is None:
+                raise
+            log.exception(
+                "campaign %s chunk %s: storing SMS.to's id %s failed; retrying in %.1f s",
+                claimed.campaign_id, claimed.chunk_id, result.provider_id, pause,
+            )  # fmt: skip
+            time.sleep(pause)
+
+
+def _request(client, batch: Batch, callback_url: str | None) -> SendResult:
+    options = {"sender_id": batch.sender_id, "callback_url": callback_url}
+    if batch.shape == states.SINGLE:
+        return client.send_single(to=batch.phones[0], message=batch.texts[0], **options)
+    if batch.shape == states.BULK:
+        return client.send_bulk(to=batch.phones, message=batch.texts[0], **options)
+
+    messages = [{"message": text, "to": phone} for phone, text in zip(batch.phones, batch.texts)]
+    return client.send_personalised(messages=messages, **options)
+
+
+def _record_error(context: SendContext, claimed: ClaimedChunk, exc: errors.SmsToError) -> str:
+    engine = context.engine
+    if exc.maybe_sent:
+        outcomes.record_uncertain(engine, claimed=claimed, reason=str(exc))
+        return states.UNCERTAIN
+
+    if isinstance(exc, errors.InsufficientBalanceError):
+        reason = (
+            f"SMS.to refused the send for lack of balance: {exc.provider_message or exc}. "
+            "Top up the SMS.to account, then resume the campaign."
+        )
+        outcomes.record_halt(
+            engine,
+            claimed=claimed,
+            error=str(exc),
+            campaign_status=states.CAMPAIGN_PAUSED,
+            reason=reason,
+        )
+        return states.QUEUED
+
+    if isinstance(exc, errors.AuthenticationError):
+        reason = (
+            "SMS.to rejected the API key (HTTP 401). Check SMSTO_API_KEY against the keys on the "
+            "SMS.to dashboard, then resume the campaign."
+        )
+        outcomes.record_halt(
+            engine,
+            claimed=claimed,
+            error=str(exc),
+            campaign_status=states.CAMPAIGN_STOPPED,
+            reason=reason,
+        )
+        return states.QUEUED
+
+    if exc.retryable:
+        return _retry_later(context, claimed, exc)
+
+    if isinstance(exc, errors.InvalidRequestError):
+        outcomes.record_failed(engine, claimed=claimed, error=str(exc))
+        return states.FAILED
+
+    reason = f"Sending stopped because every request would get the same answer: {exc}"
+    outcomes.record_halt(
+        engine,
+        claimed=claimed,
+        error=str(exc),
+        campaign_status=states.CAMPAIGN_STOPPED,
+        reason=reason,
+    )
+    return states.QUEUED
+
+
+def _retry_later(context: SendContext, claimed: ClaimedChunk, exc: errors.SmsToError) -> str:
+    at_least = 0.0
+    if isinstance(exc, errors.RateLimitedError):
+        at_least = exc.retry_after or 0.0
+        hold = max(at_least, context.retry.rate_limited_hold_seconds * random.uniform(0.5, 1.0))
+        context.limiter.hold(hold)
+
+    delay = context.retry.delay(claimed.attempts, at_least=at_least)
+    outcomes.record_retry(context.engine, claimed=claimed, error=str(exc), delay=delay)
+    return states.QUEUED

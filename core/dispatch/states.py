@@ -1,0 +1,40 @@
+"""Names of chunk states, and the recipient statuses the dispatcher sets itself.
+
+Recipient statuses normally come from SMS.to's delivery reports. The dispatcher adds its own for
+recipients that were never handed to SMS.to, so that the campaign's counts show them instead of
+leaving them PENDING forever. They are stored with status rank 0, so any report outranks them.
+"""
+
+# Chunk states.
+QUEUED = "queued"
+SENDING = "sending"
+ACCEPTED = "accepted"
+UNCERTAIN = "uncertain"
+FAILED = "failed"
+CANCELLED = "cancelled"
+SKIPPED = "skipped"  # every recipient had opted out, so no request was made
+RESENT = "resent"  # was uncertain; the operator re-sent its recipients in new chunks
+
+# Chunks that still block a campaign from completing.
+OPEN_CHUNK_STATES = (QUEUED, SENDING)
+
+# Request shapes.
+SINGLE = "single"
+BULK = "bulk"
+PERSONALISED = "personalised"
+
+# Recipient statuses set by the dispatcher.
+SUPPRESSED = "SUPPRESSED"  # the number opted out before its chunk was sent
+CANCELLED_STATUS = "CANCELLED"  # the operator cancelled the campaign before it was sent
+NOT_SENT = "NOT_SENT"  # SMS.to rejected the request (400/422) or the text could not be rendered
+UNCERTAIN_STATUS = "UNCERTAIN"  # its chunk is uncertain: maybe sent, never re-sent automatically
+DISPATCH_STATUSES = (SUPPRESSED, CANCELLED_STATUS, NOT_SENT, UNCERTAIN_STATUS)
+
+# Campaign statuses.
+CAMPAIGN_QUEUED = "queued"
+CAMPAIGN_SCHEDULED = "scheduled"
+CAMPAIGN_SENDING = "sending"
+CAMPAIGN_PAUSED = "paused"
+CAMPAIGN_CANCELLED = "cancelled"
+CAMPAIGN_COMPLETED = "completed"
+CAMPAIGN_STOPPED = "stopped"
