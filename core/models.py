@@ -29,6 +29,8 @@ class RecipientList(SQLModel, table=True):
     accepted_count: int = 0
     rejected_count: int = 0
     duplicate_count: int = 0
+    suppressed_count: int = 0
+    has_header: bool = True
 
 
 # One line of an imported file with its verdict: ok, invalid, duplicate, suppressed, missing_value.
@@ -42,7 +44,8 @@ class ListRow(SQLModel, table=True):
     e164: str | None = None
     region: str | None = None
     verdict: str
-    reason: str = ""
+    reason_code: str = ""  # stable machine code, e.g. scientific_notation_digits_lost
+    reason: str = ""  # the operator sentence
     duplicate_of_line: int | None = None
     fields_json: str = "{}"  # the row's other columns, for placeholders
 

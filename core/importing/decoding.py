@@ -1,0 +1,126 @@
+"""What kind of file an upload is, and how its text is encoded, detected without asking.
+
+Encodings, in the order they are tried: a byte-order mark (UTF-8, UTF-16 LE/BE, UTF-32 LE/BE);
+UTF-16 without a mark, recognised by its NUL bytes; strict UTF-8; then Windows-1252, the
+single-byte encoding of Western European Excel, and Latin-1 for the few bytes cp1252 leaves
+undefined. Every failure raises InputError with one sentence saying why and what to do.
+"""
+
+import io
+import logging
+import zipfile
+
+from core.errors import InputError
+
+log = logging.getLogger(__name__)
+
+_BOMS = (
+    (b"\xff\xfe\x00\x00", "utf-32-le"),
+    (b"\x00\x00\xfe\xff", "utf-32-be"),
+    (b"\xef\xbb\xbf", "utf-8-sig"),
+    (b"\xff\xfe", "utf-16-le"),
+    (b"\xfe\xff", "utf-16-be"),
+)
+_OLE2_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+_ZIP_MAGIC = b"PK\x03\x04"
+_SAMPLE = 64 * 1024
+
+# Control characters other than TAB, LF, FF and CR; a text file has almost none.
+_CONTROL = {chr(code) for code in range(32)} - {"\t", "\n", "\x0c", "\r"}
+_MAX_CONTROL_SHARE = 0.01
+
+
+def file_kind(data: bytes, filename: str) -> str:
+    """Return "xlsx" or "text", or raise InputError for an empty, old-Excel or other binary file."""
+    name = filename or "the file"
+    if not data or data.isspace():
+        raise InputError(f"{name!r} is empty; export the recipient list again with a phone column.")
+    if data.startswith(_OLE2_MAGIC):
+        raise InputError(
+            f"{name!r} is an old Excel 97-2003 (.xls) or password-protected workbook; "
+            "save it as .xlsx without a password, or as CSV, and upload that."
+        )
+    if data.startswith(_ZIP_MAGIC):
+        return _zip_kind(data, name)
+    if filename.lower().endswith((".xlsx", ".xlsm")):
+        raise InputError(
+            f"{name!r} is named like an Excel workbook but is not one; save it again from Excel as .xlsx or CSV."
+        )
+    return "text"
+
+
+def _zip_kind(data: bytes, name: str) -> str:
+    try:
+        members = set(zipfile.ZipFile(io.BytesIO(data)).namelist())
+    except zipfile.BadZipFile:
+        raise InputError(
+            f"{name!r} is a damaged ZIP or Excel file; save it again as .xlsx or CSV."
+        ) from None
+    if "xl/workbook.xml" in members:
+        return "xlsx"
+    raise InputError(
+        f"{name!r} is a ZIP archive but not an Excel .xlsx workbook (an .ods, .docx or other archive); "
+        "save the recipient list as .xlsx or CSV."
+    )
+
+
+def decode_text(data: bytes, filename: str) -> tuple[str, str]:
+    """Decode a text file; return the text and the encoding's name."""
+    name = filename or "the file"
+    text, encoding = _decode(data, name)
+
+    sample = text[:_SAMPLE]
+    control = sum(1 for char in sample if char in _CONTROL)
+    if "\x00" in sample or control > len(sample) * _MAX_CONTROL_SHARE:
+        raise InputError(
+            f"{name!r} contains binary data, so it is not a CSV or text file; upload a CSV or .xlsx file."
+        )
+    if not text.strip():
+        raise InputError(
+            f"{name!r} has no text; export the recipient list again with a phone column."
+        )
+    return text, encoding
+
+
+def _decode(data: bytes, name: str) -> tuple[str, str]:
+    for bom, encoding in _BOMS:
+        if data.startswith(bom):
+            return _strict(data[len(bom) :], encoding.replace("-sig", ""), name, label=encoding)
+
+    bomless_utf16 = _bomless_utf16(data[:_SAMPLE])
+    if bomless_utf16:
+        return _strict(data, bomless_utf16, name, label=bomless_utf16)
+
+    try:
+        return data.decode("utf-8"), "utf-8"
+    except UnicodeDecodeError:
+        pass
+    try:
+        return data.decode("cp1252"), "cp1252"
+    except UnicodeDecodeError:
+        # cp1252 leaves five bytes undefined; Latin-1 maps every byte.
+        return data.decode("latin-1"), "latin-1"
+
+
+def _strict(data: bytes, codec: str, name: str, *, label: str) -> tuple[str, str]:
+    try:
+        return data.decode(codec), label
+    except UnicodeDecodeError as exc:
+        raise InputError(
+            f"{name!r} looks like {label} text but byte {exc.start} cannot be decoded; "
+            "save the file again as CSV UTF-8."
+        ) from None
+
+
+def _bomless_utf16(sample: bytes) -> str | None:
+    # ASCII text in UTF-16 has a NUL in every other byte: odd positions for LE, even for BE.
+    pairs = len(sample) // 2
+    if pairs < 2:
+        return None
+    even_nuls = sample[0 : pairs * 2 : 2].count(0)
+    odd_nuls = sample[1 : pairs * 2 : 2].count(0)
+    if odd_nuls > pairs * 0.4 and even_nuls == 0:
+        return "utf-16-le"
+    if even_nuls > pairs * 0.4 and odd_nuls == 0:
+        return "utf-16-be"
+    return None

@@ -1,0 +1,100 @@
+"""Reading an uploaded file into a table of string cells with named columns and line numbers.
+
+A file has a header row unless its first row holds a phone-like value (and no phone header name):
+a first row of "phone,name" is a header, a first row of "+35799000001,Anna" is data. Files
+without a header get the column names column_1, column_2, ...
+"""
+
+import logging
+import unicodedata
+from dataclasses import dataclass
+
+import numpy as np
+import pyarrow as pa
+
+from core.importing.columns import is_phone_header, is_phone_like
+from core.importing.csvreader import Grid, parse_csv, sniff_delimiter
+from core.importing.decoding import decode_text, file_kind
+from core.importing.xlsx import read_xlsx
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Table:
+    """A file's cells by column name, with the physical line (or sheet row) of every record."""
+
+    columns: list[str]
+    cells: dict[str, pa.Array]
+    lines: np.ndarray
+    file_format: str  # "csv" or "xlsx"
+    encoding: str  # "" for xlsx
+    delimiter: str  # "" for xlsx
+    has_header: bool
+    sheet: str = ""
+
+
+def read_table(data: bytes, filename: str) -> Table:
+    """Detect the format, encoding, delimiter and header row, and read every record."""
+    name = filename or "the file"
+    if file_kind(data, filename) == "xlsx":
+        grid, sheet = read_xlsx(data, name)
+        return _table(grid, file_format="xlsx", encoding="", delimiter="", sheet=sheet)
+
+    text, encoding = decode_text(data, filename)
+    delimiter = sniff_delimiter(text)
+    grid = parse_csv(text, delimiter, name)
+    log.info("read %s as %s, delimiter %r, %d records", name, encoding, delimiter, len(grid.lines))
+    return _table(grid, file_format="csv", encoding=encoding, delimiter=delimiter)
+
+
+def _table(
+    grid: Grid, *, file_format: str, encoding: str, delimiter: str, sheet: str = ""
+) -> Table:
+    first_row = [column[0].as_py() if len(column) else "" for column in grid.columns]
+    has_header = bool(grid.columns) and len(grid.lines) > 0 and looks_like_header(first_row)
+
+    if has_header:
+        names = column_names(first_row)
+        cells = {name: column.slice(1) for name, column in zip(names, grid.columns)}
+        lines = grid.lines[1:]
+    else:
+        names = [f"column_{index}" for index in range(1, len(grid.columns) + 1)]
+        cells = dict(zip(names, grid.columns))
+        lines = grid.lines
+
+    return Table(
+        columns=names,
+        cells=cells,
+        lines=lines,
+        file_format=file_format,
+        encoding=encoding,
+        delimiter=delimiter,
+        has_header=has_header,
+        sheet=sheet,
+    )
+
+
+def looks_like_header(first_row: list[str]) -> bool:
+    """Tell whether the first row names the columns rather than holding a recipient."""
+    cells = [clean_name(cell) for cell in first_row]
+    if any(is_phone_header(cell) for cell in cells):
+        return True
+    return not any(is_phone_like(cell) for cell in cells)
+
+
+def clean_name(cell: str) -> str:
+    """Strip a header cell of whitespace and invisible characters (a stray BOM, bidi marks)."""
+    return "".join(char for char in cell if unicodedata.category(char) not in ("Cf", "Cc")).strip()
+
+
+def column_names(header: list[str]) -> list[str]:
+    """Name every column: the header text, column_N when empty, a suffix _2, _3 when repeated."""
+    names: list[str] = []
+    for index, cell in enumerate(header, start=1):
+        base = clean_name(cell) or f"column_{index}"
+        name, suffix = base, 2
+        while name in names:
+            name, suffix = f"{base}_{suffix}", suffix + 1
+        names.append(name)
+    return names

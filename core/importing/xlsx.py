@@ -1,0 +1,98 @@
+"""Reading the first non-empty sheet of an .xlsx workbook with openpyxl in read-only mode.
+
+Number cells are turned into the text Excel displays. Integers up to 15 digits keep all their
+digits (an int cell 35799000003 reads "35799000003"). A number cell shown in scientific notation
+(a format such as 0.00E+00), or too large for Excel's 15 significant digits, reads as scientific
+text such as "3.58E+10", so the phone checks reject it as they reject that text in a CSV: its
+digits are lost and are never guessed.
+"""
+
+import datetime as dt
+import io
+import logging
+import re
+import zipfile
+
+import numpy as np
+import pyarrow as pa
+
+from core.errors import InputError
+from core.importing.csvreader import Grid
+
+log = logging.getLogger(__name__)
+
+_EXCEL_DIGITS = 15
+_SCIENTIFIC_FORMAT = re.compile(r"E[+-]", re.IGNORECASE)
+_FORMAT_DECIMALS = re.compile(r"\.([0#?]+)E", re.IGNORECASE)
+
+
+def read_xlsx(data: bytes, name: str) -> tuple[Grid, str]:
+    """Return the cells of the first sheet with content, and that sheet's title."""
+    from openpyxl import load_workbook
+
+    try:
+        workbook = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+    except (zipfile.BadZipFile, KeyError, ValueError, OSError) as exc:
+        raise InputError(
+            f"{name!r} is not a readable .xlsx workbook ({exc}); save it again from Excel as .xlsx or CSV."
+        ) from None
+
+    try:
+        for sheet in workbook.worksheets:
+            rows, lines = _sheet_rows(sheet)
+            if rows:
+                return _grid(rows, lines), sheet.title
+    finally:
+        workbook.close()
+    raise InputError(
+        f"{name!r} has no filled cells in any sheet; put the recipients on the first sheet."
+    )
+
+
+def _sheet_rows(sheet) -> tuple[list[list[str]], list[int]]:
+    # A workbook's stored dimensions can be wrong (some writers store A1); read every row instead.
+    sheet.reset_dimensions()
+    rows, lines = [], []
+    for row in sheet.iter_rows():
+        cells = [_cell_text(cell) for cell in row]
+        if not any(text.strip() for text in cells):
+            continue
+        rows.append(cells)
+        lines.append(next(cell.row for cell in row if getattr(cell, "row", None)))
+    return rows, lines
+
+
+def _grid(rows: list[list[str]], lines: list[int]) -> Grid:
+    width = max(len(row) for row in rows)
+    padded = [row + [""] * (width - len(row)) for row in rows]
+    columns = [pa.array(column, type=pa.string()) for column in zip(*padded)]
+    return Grid(columns=columns, lines=np.asarray(lines, dtype=np.int64))
+
+
+def _cell_text(cell) -> str:
+    value = getattr(cell, "value", None)
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "TRUE" if value else "FALSE"
+    if isinstance(value, int | float):
+        return number_text(value, getattr(cell, "number_format", "General") or "General")
+    if isinstance(value, dt.datetime):
+        return value.date().isoformat() if value.time() == dt.time() else value.isoformat(sep=" ")
+    if isinstance(value, dt.date | dt.time):
+        return value.isoformat()
+    return str(value)
+
+
+def number_text(value: float, number_format: str) -> str:
+    """Render a number cell as text, in scientific notation where Excel shows it or lost digits."""
+    if _SCIENTIFIC_FORMAT.search(number_format):
+        decimals = _FORMAT_DECIMALS.search(number_format)
+        return f"{value:.{len(decimals.group(1)) if decimals else 0}E}"
+
+    if abs(value) >= 10**_EXCEL_DIGITS:
+        # Beyond 15 significant digits Excel has already rounded the value.
+        return f"{value:.5E}"
+    if isinstance(value, float):
+        return str(int(value)) if value.is_integer() else format(value, f".{_EXCEL_DIGITS}g")
+    return str(value)
