@@ -28,7 +28,7 @@ from core.preview import RowsPreview, preview_rows, preview_rows_loop
 log = logging.getLogger(__name__)
 
 TEMPLATE = (
-    "Hi {name}, your order {code} is ready at our {city} store. "
+    "Hi {name}, your order {code} is ready at our {city} store. Your 20€ deposit is paid. "
     "Show this message at the desk. Reply STOP to opt out."
 )
 GOAL_SECONDS = 2.0
@@ -179,6 +179,10 @@ def main() -> int:
     loop_seconds, loop = timed(preview_rows_loop, TEMPLATE, rows)
     assert_same(fast, loop)
 
+    ucs2_share = (fast.rows["encoding"] == "UCS-2").mean()
+    print(
+        f"UCS-2 rows: {ucs2_share:.0%}; rows per part count: {fast.rows['parts'].value_counts().to_dict()}"
+    )
     print(f"fast path (median of {args.repeat}): {fast_seconds:.3f} s")
     print(f"per-row loop (baseline): {loop_seconds:.3f} s")
     print(f"ratio loop / fast: {loop_seconds / fast_seconds:.1f}x")

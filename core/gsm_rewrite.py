@@ -5,8 +5,9 @@ Each character outside GSM-7 is replaced, in this order, by:
 
 1. a typographic stand-in: curly quotes, dashes, ellipsis, bullets, primes, Unicode spaces
    and invisible characters (zero-width spaces, soft hyphens, which are removed);
-2. for Greek letters, the capital letter, without accents, as GSM-7 has it (Δ Φ Γ Λ Ω Π Ψ Σ Θ Ξ)
-   or else the Latin capital that looks the same (Α to A), the usual way to write Greek in GSM-7;
+2. for Greek letters, the capital without accents. GSM-7 has Δ Φ Γ Λ Ω Π Ψ Σ Θ Ξ, and the other
+   capitals become the Latin capital of the same shape (Α to A), the usual way to write Greek
+   in GSM-7;
 3. the compatibility form (NFKC), when it is GSM-7: full-width letters, ligatures such as "ﬁ";
 4. the letter without its accents (NFKD without combining marks), when that is GSM-7: "á" to "a".
 

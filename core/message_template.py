@@ -1,12 +1,12 @@
 """Message templates with `{column}` placeholders, filled per row into the text to send.
 
-A placeholder is a column name in braces, such as `{name}` or `{First name}`; whitespace just
+A placeholder is a column name in braces, such as `{name}` or `{First name}`. Whitespace just
 inside the braces is ignored. A literal brace is written twice: `{{` sends `{` and `}}` sends `}`.
 A lone brace is an error, because it is almost always a typo and costs two septets.
 
 `render` returns the exact text to send. It normalises line endings (CR LF and CR become LF) in
-the template and in each value separately, so the counted text is the sent text even when a CR
-ends one piece and an LF starts the next (they are two line breaks, counted and sent as two).
+the template and in each value separately, so the counted text is the sent text. A CR that ends
+one piece followed by an LF that starts the next becomes two line breaks, counted and sent.
 """
 
 import logging
@@ -22,12 +22,12 @@ log = logging.getLogger(__name__)
 
 _TOKEN = re.compile(r"\{\{|\}\}|\{([^{}]*)\}|[{}]")
 
-# Characters that make a cell count as blank; spelled out so that the vectorised path (RE2,
-# whose \s is ASCII only) and the row loop agree.
+# Characters that make a cell count as blank. They are listed one by one because RE2's \s
+# matches ASCII only, and the vectorised path and the row loop must agree.
 BLANK_CHARS = " \t\n\r\f\v\u00a0\u1680\u2000-\u200b\u2028\u2029\u202f\u205f\u3000\ufeff"
 _BLANK = re.compile(f"[{BLANK_CHARS}]*")
 
-EMPTY_MESSAGE = "The message is empty, and SMS.to rejects an empty message; write the text to send."
+EMPTY_MESSAGE = "The message is empty, and SMS.to rejects an empty message. Write the text to send."
 
 
 @dataclass(frozen=True)
@@ -66,8 +66,8 @@ def parse_template(template: str) -> Template:
             pending = []
         else:
             raise InputError(
-                f"The template has a lone {token!r} at position {match.start()}: write "
-                f"{token * 2!r} for a literal brace or close the placeholder, as in {{name}}."
+                f"The template has a lone {token!r} at position {match.start()}. Write "
+                f"{token * 2!r} for a literal brace, or close the placeholder as in {{name}}."
             )
 
     pending.append(template[position:])
@@ -80,7 +80,7 @@ def _placeholder_name(template: str, match: re.Match[str]) -> str:
     if not name:
         raise InputError(
             f"The template has an empty placeholder {match.group()!r} at position "
-            f"{match.start()}: put a column name inside, as in {{name}}, or write {{{{ for a brace."
+            f"{match.start()}. Put a column name inside as in {{name}}, or write {{{{ for a brace."
         )
     return name
 
@@ -93,7 +93,7 @@ def placeholders(template: str) -> list[str]:
 def cell_text(value: object) -> str | None:
     """Return a cell's value as text for a placeholder, or None when it is missing or blank.
 
-    Missing means absent, None, NaN or pandas NA; blank means only whitespace. Text is used as
+    Missing means absent, None, NaN or pandas NA, and blank means only whitespace. Text is used as
     given, and any other value goes through str() (so 7 becomes "7").
     """
     if value is None:
@@ -129,8 +129,8 @@ def render(
         value = cell_text(fields.get(name))
         if value is None and not allow_missing:
             raise InputError(
-                f"No value for the placeholder {{{name}}}: the row has no column {name!r} or "
-                "the cell is blank; fill it in or remove the placeholder from the message."
+                f"No value for the placeholder {{{name}}}, because the row has no column {name!r} "
+                "or the cell is blank. Fill it in or remove the placeholder from the message."
             )
         pieces.append(normalise_text(value or ""))
         pieces.append(literal)

@@ -1,4 +1,4 @@
-"""Vectorised parts counting for personalised messages, giving exactly the row loop's answers.
+"""Vectorised parts counting for personalised messages, with exactly the row loop's results.
 
 A rendered message is the template's literals plus one value per placeholder, and its units add
 up piece by piece: code points, extension characters (two septets in GSM-7) and astral characters

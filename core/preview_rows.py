@@ -6,7 +6,7 @@ problem (a placeholder without a value, an empty message, no valid country) are 
 totals and counted as skipped, because they must not be sent as they are.
 
 `preview_rows` is the vectorised path used by the dashboard. `preview_rows_loop` computes the
-same result row by row; it is the reference the tests and the benchmark compare against.
+same result row by row, as the reference that the tests and the benchmark compare against.
 """
 
 import logging
@@ -50,15 +50,19 @@ ROW_COLUMNS = [
 class RowsPreview:
     """Parts and cost of a personalised message for every row, with totals per country.
 
-    `rows` has the input's index and the columns of ROW_COLUMNS (plus `text` on request):
-    region (ISO code, or None when the row has no valid country), encoding ("GSM-7" or
-    "UCS-2"), units, parts, cost (Decimal, or None without a country), missing (the blank
-    placeholders, joined by ", "), ucs2_characters (the distinct characters that forced UCS-2,
-    in code point order) and problem (a sentence, or None when the row can be sent).
+    `rows` has the input's index and the columns of ROW_COLUMNS, plus `text` on request:
+
+    - region: the ISO code, or None when the row has no valid country;
+    - encoding: a categorical of "GSM-7" and "UCS-2";
+    - units and parts;
+    - cost: a Decimal, or None without a country;
+    - missing: the blank placeholders, joined by ", ";
+    - ucs2_characters: the distinct characters that forced UCS-2, in code point order;
+    - problem: a sentence, or None when the row can be sent.
 
     `by_country` is indexed by region, with recipients, parts and cost of the rows that can be
     sent, price_per_part, and skipped (rows of that country with a problem). The totals cover
-    the rows that can be sent; `skipped` counts all others, those without a country included.
+    the rows that can be sent, and `skipped` counts all others, those without a country included.
     """
 
     placeholders: list[str]
@@ -83,7 +87,7 @@ def preview_rows(
     """Preview a personalised message over every row, vectorised, and total it per country.
 
     `rows` is a DataFrame or an iterable of mappings from column name to cell value. The region
-    of a row is the ISO code in `country_column`; `default_region` fills blank cells, or every
+    of a row is the ISO code in `country_column`. `default_region` fills blank cells, or every
     row when the column is absent or None. Each row costs parts x `price_per_part(region)`.
     `include_text` adds the rendered `text` of each row. Raises InputError for an invalid
     template, or when neither a country column nor a default region is available.
@@ -178,8 +182,8 @@ def _country_column(frame: pd.DataFrame, column: str | None, default: str | None
     if default is None:
         listed = ", ".join(map(str, frame.columns)) or "none"
         raise InputError(
-            f"The list has no country column {column!r} (its columns: {listed}); name the "
-            "column with the ISO region codes or give a default country such as 'CY'."
+            f"The list has no country column {column!r} (its columns: {listed}). Name the "
+            "column with the ISO region codes, or give a default country such as 'CY'."
         )
     return None
 
@@ -189,7 +193,7 @@ def _region_of(value: object, default: str | None) -> tuple[str | None, str | No
     text = cell_text(value)
     if text is None:
         if default is None:
-            return None, "The row has no country; fill in its ISO region code, such as 'CY'."
+            return None, "The row has no country. Fill in its ISO region code, such as 'CY'."
         return normalise_region(default), None
     try:
         return normalise_region(text), None
@@ -201,7 +205,7 @@ def _describe_problem(missing: list[str], empty: bool, region_problem: str | Non
     sentences = []
     if missing:
         listed = ", ".join(f"{{{name}}}" for name in missing)
-        sentences.append(f"No value for {listed}; fill in the cell or remove the placeholder.")
+        sentences.append(f"No value for {listed}. Fill in the cell or remove the placeholder.")
     if empty:
         sentences.append(EMPTY_MESSAGE)
     if region_problem:
@@ -212,7 +216,7 @@ def _describe_problem(missing: list[str], empty: bool, region_problem: str | Non
 def _resolve_regions(
     frame: pd.DataFrame, column: str | None, default: str | None
 ) -> tuple[list[tuple[str | None, str | None]], np.ndarray]:
-    # Each distinct cell is resolved once; the last outcome is the one of a missing cell.
+    # Each distinct cell is resolved once. The extra last outcome is the one of a missing cell.
     if column is None:
         return [_region_of(None, default)], np.zeros(len(frame), dtype=np.int64)
 
@@ -256,7 +260,7 @@ def _problems_per_row(
     if not len(rows):
         return missing, problem
 
-    # Rows with a problem share a few combinations of causes; each gets its sentence once.
+    # Rows with a problem share a few combinations of causes, so each gets its sentence once.
     keys = [flags[rows, column].astype(np.int64) for column in range(flags.shape[1])]
     groups, first_rows = group_rows([*keys, region_problem[rows] + 1], len(rows))
     missing_text = np.empty(len(first_rows), dtype=object)

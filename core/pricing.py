@@ -58,13 +58,13 @@ def normalise_region(region: str) -> str:
     """Return the region code in upper case, or raise InputError unless it is two ASCII letters."""
     if not isinstance(region, str):
         raise InputError(
-            f"Country {region!r} is not a region code; give a two-letter ISO code such as 'CY'."
+            f"Country {region!r} is not a region code. Give a two-letter ISO code such as 'CY'."
         )
 
     code = region.strip().upper()
     if not _REGION.fullmatch(code):
         raise InputError(
-            f"Country {region!r} is not a two-letter ISO region code; write it as 'CY' or 'GR'."
+            f"Country {region!r} is not a two-letter ISO region code. Write it as 'CY' or 'GR'."
         )
     return code
 
@@ -83,7 +83,7 @@ def price_per_part(region: str, *, prices: Mapping[str, Decimal] = PRICE_PER_PAR
 
 @dataclass(frozen=True)
 class EstimateComparison:
-    """Our estimate beside SMS.to's `/sms/estimate` answer, with one sentence on any difference."""
+    """Our estimate beside SMS.to's `/sms/estimate` response, with a sentence on any difference."""
 
     our_parts: int
     our_cost: Decimal
@@ -108,7 +108,7 @@ def compare_with_provider_estimate(
     provider_cost = parse_money(estimate.get("estimated_cost"))
     if provider_cost is None:
         raise InputError(
-            f"SMS.to's estimate has no estimated_cost ({estimate!r}); request the estimate again."
+            f"SMS.to's estimate has no estimated_cost ({estimate!r}). Request the estimate again."
         )
 
     parts_agree = provider_parts == our_parts
@@ -131,7 +131,7 @@ def _parse_count(value: object) -> int:
         return int(str(value).strip())
     except ValueError:
         raise InputError(
-            f"SMS.to's estimate has sms_count {value!r}, not a whole number; request it again."
+            f"SMS.to's estimate has sms_count {value!r}, not a whole number. Request it again."
         ) from None
 
 
@@ -159,7 +159,7 @@ def _explain(
         )
         if invalid:
             reason += f" or leaves out the {invalid} numbers it found invalid"
-        return reason + f"; its cost is {provider_cost} {CURRENCY} against our {our_cost}."
+        return reason + f". Its cost is {provider_cost} {CURRENCY} against our {our_cost}."
 
     difference = provider_cost - our_cost
     per_part = abs(difference / provider_parts) if provider_parts else abs(difference)

@@ -21,7 +21,7 @@ NUMERIC_MAX_DIGITS = 15
 
 _NUMBER_SHAPE = re.compile(r"\+?[0-9][0-9 \-]*")
 _ALPHANUMERIC_CHAR = re.compile(r"[A-Za-z0-9 _\-]")
-_HELP = "use up to 11 letters A-Z, digits, spaces, _ or -, or a phone number of up to 15 digits"
+_HELP = "Use up to 11 letters A-Z, digits, spaces, _ or -, or a phone number of up to 15 digits"
 
 
 def validate_sender_id(value: str) -> str:
@@ -30,11 +30,11 @@ def validate_sender_id(value: str) -> str:
     Surrounding whitespace is removed, and a number loses its spaces and hyphens.
     """
     if not isinstance(value, str):
-        raise InputError(f"Sender ID {value!r} is not text; {_HELP}.")
+        raise InputError(f"Sender ID {value!r} is not text. {_HELP}.")
 
     text = value.strip()
     if not text:
-        raise InputError(f"Sender ID {value!r} is empty; {_HELP}.")
+        raise InputError(f"Sender ID {value!r} is empty. {_HELP}.")
 
     if _NUMBER_SHAPE.fullmatch(text):
         return _validate_numeric(value, text)
@@ -48,7 +48,7 @@ def _validate_numeric(value: str, text: str) -> str:
     if len(digits) > NUMERIC_MAX_DIGITS:
         raise InputError(
             f"Sender ID {value!r} has {len(digits)} digits, but a numeric sender ID has at most "
-            f"{NUMERIC_MAX_DIGITS}; remove the extra digits or use an alphanumeric name."
+            f"{NUMERIC_MAX_DIGITS}. Remove the extra digits or use an alphanumeric name."
         )
     return cleaned
 
@@ -57,14 +57,14 @@ def _validate_alphanumeric(value: str, text: str) -> str:
     invalid = sorted({char for char in text if not _ALPHANUMERIC_CHAR.fullmatch(char)})
     if invalid:
         listed = ", ".join(repr(char) for char in invalid)
-        raise InputError(f"Sender ID {value!r} contains {listed}, which SMS.to rejects; {_HELP}.")
+        raise InputError(f"Sender ID {value!r} contains {listed}, which SMS.to rejects. {_HELP}.")
 
     if len(text) > ALPHANUMERIC_MAX_LENGTH:
         raise InputError(
             f"Sender ID {value!r} is {len(text)} characters long, but an alphanumeric sender ID "
-            f"has at most {ALPHANUMERIC_MAX_LENGTH}; shorten it."
+            f"has at most {ALPHANUMERIC_MAX_LENGTH}. Shorten it."
         )
 
     if not re.search(r"[A-Za-z0-9]", text):
-        raise InputError(f"Sender ID {value!r} has no letter or digit; {_HELP}.")
+        raise InputError(f"Sender ID {value!r} has no letter or digit. {_HELP}.")
     return text

@@ -11,7 +11,7 @@ take a surrogate pair). Units are septets in GSM-7 and UTF-16 code units in UCS-
 
 A part boundary never splits an escape pair or a surrogate pair, so a concatenated part may
 hold 152 septets or 66 units. SMS.to does not publish its limits, and the figures above are the
-industry norm; the `parts` of SMS.to's delivery report stays authoritative for billing.
+industry norm. The `parts` of SMS.to's delivery report stays authoritative for billing.
 
 Line endings: `count_parts` counts the text exactly as given, so CR LF is two septets. The
 preview and the sending path both pass the text through `normalise_text` first, which turns
@@ -35,7 +35,7 @@ UCS2_SINGLE = 70
 UCS2_MULTI = 67
 
 # The default alphabet in code order 0x00-0x7F, without ESC (0x1B). 0x09 is the capital C WITH
-# CEDILLA, as in the 3GPP table; some phones show it as the small letter, which is not in the table.
+# CEDILLA, as in the 3GPP table. Some phones show it as the small letter, which is not in the table.
 GSM7_BASIC = (
     "@£$¥èéùìòÇ\nØø\rÅå"
     "Δ_ΦΓΛΩΠΨΣΘΞÆæßÉ"
@@ -58,7 +58,7 @@ _LINE_ENDING = re.compile(r"\r\n?")
 
 @dataclass(frozen=True)
 class Ucs2Character:
-    """One occurrence of a character outside GSM-7; `index` is its position in the Python str."""
+    """One occurrence of a character outside GSM-7, at `index` in the Python str (code points)."""
 
     char: str
     index: int
@@ -130,7 +130,7 @@ def count_utf16_units(text: str) -> int:
 def count_parts(text: str) -> PartsInfo:
     """Count the parts, units and encoding of the text exactly as given.
 
-    An empty text gives 0 parts and 0 units; SMS.to rejects it, and `core.preview` reports it
+    An empty text gives 0 parts and 0 units. SMS.to rejects it, and `core.preview` reports it
     as invalid. Call `normalise_text` first to count what the sending path sends.
     """
     ucs2_characters = find_ucs2_characters(text)
@@ -188,7 +188,7 @@ def parts_for_units(units: int, *, encoding: str) -> int:
     """Count parts from units alone, which is exact when the text has no two-unit character.
 
     With two-unit characters the result P is a lower bound. Each concatenated part except the
-    last holds at least (limit - 1) units, so P is still exact when units <= P * limit - (P - 1),
+    last contains at least (limit - 1) units, so P is still exact when units <= P * limit - (P - 1),
     and otherwise the true count is P or P + 1.
     """
     if units == 0:

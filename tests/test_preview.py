@@ -227,7 +227,7 @@ def test_preview_rows_parts_per_row():
     assert rows["encoding"].tolist() == [GSM7, UCS2, GSM7, GSM7, GSM7, UCS2]
 
 
-def test_preview_rows_long_name_pushes_into_second_part():
+def test_preview_rows_long_name_two_parts():
     short = preview_rows("Hi {name}" + "." * 150, [{"name": "Bo", "country": "CY"}])
     long = preview_rows("Hi {name}" + "." * 150, [{"name": "Bob Smith", "country": "CY"}])
 
@@ -393,7 +393,7 @@ def test_preview_rows_fast_equals_loop(template, dtype):
     )
 
 
-def test_preview_rows_fast_matches_count_parts_at_boundary():
+def test_preview_rows_fast_boundary_rows():
     # 151 to 153 septets before the euro sign put its escape pair on both sides of the boundary.
     rows = [{"pad": "a" * width, "country": "CY"} for width in range(140, 160)]
 
