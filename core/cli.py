@@ -78,6 +78,26 @@ def _add_preview(sub: argparse._SubParsersAction) -> None:
     parser.set_defaults(handler=_lazy("core.preview_cli", "preview_command"))
 
 
+def _add_import(sub: argparse._SubParsersAction) -> None:
+    parser = sub.add_parser(
+        "import",
+        help="check a recipient file and store it as a list",
+        description=(
+            "Read FILE (CSV, TSV or XLSX), find its phone column, normalise every number to E.164 "
+            "and print each row's verdict. The list is stored in the database and its id printed, "
+            "unless --no-store is given. Exit code 0 when the file was read, even with rejected "
+            "rows; 2 when it could not be read."
+        ),
+    )
+    parser.add_argument("file", help="CSV, TSV or XLSX file with a phone column")
+    parser.add_argument("--country", help="ISO code for numbers without a country code, e.g. CY")
+    parser.add_argument("--phone-column", help="phone column's name or 1-based number (default: detected)")
+    parser.add_argument("--name", help="name of the stored list (default: the file name)")
+    parser.add_argument("--no-store", action="store_true", help="only check the file; store nothing")
+    parser.add_argument("--json", action="store_true", help="print the verdicts as JSON")
+    parser.set_defaults(handler=_lazy("core.importing.cli", "import_command"))
+
+
 def _lazy(module: str, name: str) -> Handler:
     def handler(args: argparse.Namespace) -> int:
         import importlib
@@ -88,7 +108,8 @@ def _lazy(module: str, name: str) -> Handler:
 
 
 REGISTRARS = [
-    _add_sandbox, _add_serve, _add_dispatch, _add_run, _add_launch, _add_status, _add_preview
+    _add_sandbox, _add_serve, _add_dispatch, _add_run, _add_launch, _add_status, _add_preview,
+    _add_import,
 ]
 
 
