@@ -5,20 +5,24 @@ One message: `preview_message`. A personalised message over a recipient list: `p
 """
 
 import logging
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
 
 from core.gsm_rewrite import RewriteSuggestion, suggest_gsm_rewrite
 from core.message_template import EMPTY_MESSAGE, Template, parse_template, placeholders, render
 from core.sms_parts import PartsInfo, count_parts, normalise_text
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from core.preview_rows import RowsPreview, preview_rows, preview_rows_loop
 
 log = logging.getLogger(__name__)
 
-# Row previews need pandas, which takes about a second to import, so they load on first use
-# and `smsto-console preview` stays quick.
+# Row previews need pandas and pyarrow, which take about a second to import on 2 CPUs, so they
+# load on first use and `smsto-console preview` stays quick.
 _ROW_PREVIEW_NAMES = {"RowsPreview", "preview_rows", "preview_rows_loop"}
 
 
@@ -31,6 +35,7 @@ def __getattr__(name: str) -> object:
 
 
 __all__ = [
+    "CampaignRewrite",
     "MessagePreview",
     "RowsPreview",
     "Template",
@@ -40,6 +45,7 @@ __all__ = [
     "preview_rows",
     "preview_rows_loop",
     "render",
+    "suggest_campaign_rewrite",
 ]
 
 
@@ -64,3 +70,36 @@ def preview_message(text: str) -> MessagePreview:
     problem = EMPTY_MESSAGE if info.is_empty else None
     rewrite = suggest_gsm_rewrite(sent) if info.ucs2_characters else None
     return MessagePreview(sent, info, problem, rewrite)
+
+
+@dataclass(frozen=True)
+class CampaignRewrite:
+    """A GSM-7 rewrite of a template and what it saves over all rows that can be sent."""
+
+    suggestion: RewriteSuggestion
+    parts_saved: int
+    cost_saved: Decimal
+
+
+def suggest_campaign_rewrite(
+    template: str, rows: "pd.DataFrame | Iterable[Mapping[str, object]]", **options: Any
+) -> CampaignRewrite | None:
+    """Suggest a GSM-7 rewrite of the template's own text and total its saving over the rows.
+
+    Placeholders are left alone, so values that force UCS-2 (a name such as "Ελένη") still do.
+    `options` go to `preview_rows` (country_column, default_region, prices). Returns None when
+    no character of the template has a stand-in. Nothing is applied. The suggestion's own
+    `before` and `after` count the template text with its placeholders unfilled.
+    """
+    from core.preview_rows import preview_rows
+
+    parsed = parse_template(template)
+    suggestion = suggest_gsm_rewrite(template, protected=parsed.spans)
+    if suggestion is None:
+        return None
+
+    # The rows are read twice, so an iterator is turned into a list first.
+    table = rows if hasattr(rows, "columns") else list(rows)
+    before = preview_rows(template, table, **options)
+    after = preview_rows(suggestion.text, table, **options)
+    return CampaignRewrite(suggestion, before.parts - after.parts, before.cost - after.cost)

@@ -14,7 +14,14 @@ import pytest
 from core.errors import InputError
 from core.gsm_rewrite import gsm7_stand_in, suggest_gsm_rewrite
 from core.message_template import cell_text, missing_placeholders, parse_template
-from core.preview import placeholders, preview_message, preview_rows, preview_rows_loop, render
+from core.preview import (
+    placeholders,
+    preview_message,
+    preview_rows,
+    preview_rows_loop,
+    render,
+    suggest_campaign_rewrite,
+)
 from core.sms_parts import GSM7, UCS2
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -173,6 +180,31 @@ def test_suggest_gsm_rewrite_protected_span():
     suggestion = suggest_gsm_rewrite("{Όνομα} – ok", protected=[(0, 7)])
 
     assert suggestion.text == "{Όνομα} - ok"
+
+
+def test_suggest_campaign_rewrite_totals():
+    template = "Your order is ready – " + "x" * 60 + " {name}"
+    rows = [
+        {"name": "Anna", "country": "CY"},
+        {"name": "Bob", "country": "GR"},
+        {"name": "Ελένη", "country": "GR"},
+    ]
+
+    rewrite = suggest_campaign_rewrite(template, rows)
+
+    assert rewrite.suggestion.text == "Your order is ready - " + "x" * 60 + " {name}"
+    assert rewrite.parts_saved == 2
+    assert rewrite.cost_saved == Decimal("0.0350") + Decimal("0.0420")
+
+
+def test_suggest_campaign_rewrite_keeps_placeholders():
+    rewrite = suggest_campaign_rewrite("“{Όνομα}”", [{"Όνομα": "Anna"}], default_region="CY")
+
+    assert rewrite.suggestion.text == '"{Όνομα}"'
+
+
+def test_suggest_campaign_rewrite_none():
+    assert suggest_campaign_rewrite("Hi {name}", [{"name": "Ελένη"}], default_region="CY") is None
 
 
 @pytest.mark.parametrize("char", ["😀", "中", "ж"])
