@@ -1,0 +1,92 @@
+"""`smsto-console launch` and `smsto-console status`."""
+
+import argparse
+import json
+import logging
+from pathlib import Path
+
+from core.campaigns import summarise_campaign
+from core.db import init_db, make_engine, session_scope
+from core.errors import InputError, NotFoundError
+from core.launching import LaunchOptions, launch_rows
+from core.settings import get_settings
+from core.statuses import DISPLAY_ORDER
+
+log = logging.getLogger(__name__)
+
+
+def launch_command(args: argparse.Namespace) -> int:
+    """Import FILE, store it as a list, and queue a campaign on its accepted rows."""
+    from core.importing import import_file, store_import, suppressed_numbers_for
+
+    settings = get_settings()
+    engine = make_engine(settings.database_url)
+    init_db(engine)
+    path = Path(args.file)
+    country = (args.country or settings.default_country).upper()
+
+    data = _read_file(path)
+    with session_scope(engine) as session:
+        suppressed = suppressed_numbers_for(session)
+    result = import_file(data, filename=path.name, default_country=country, phone_column=args.phone_column, suppressed=suppressed)
+    with session_scope(engine) as session:
+        stored = store_import(session, result=result, name=args.name or path.name)
+
+    options = LaunchOptions(
+        message=args.message,
+        name=args.name or path.name,
+        sender_id=args.sender_id or settings.smsto_sender_id,
+        launch_key=args.launch_key,
+        default_country=country,
+        list_id=stored.id,
+    )
+    launched = launch_rows(engine, rows=result.rows, options=options)
+    rejected = int((result.rows["verdict"] != "ok").sum())
+    _print_launch(args, launched, rejected)
+    return 0
+
+
+def _read_file(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise InputError(f"Cannot read {str(path)!r}: {exc.strerror}; check the path and permissions.") from None
+
+
+def _print_launch(args: argparse.Namespace, launched, rejected: int) -> None:
+    campaign = launched.campaign
+    if args.json:
+        print(json.dumps({"campaign_id": campaign.id, "recipients": campaign.recipient_count, "rejected": rejected}))
+        return
+
+    verb = "queued" if launched.created else "was already launched with this launch key"
+    print(f"Campaign {campaign.id} {verb}: {campaign.recipient_count} recipients, {rejected} rows rejected.")
+
+
+def status_command(args: argparse.Namespace) -> int:
+    """Print a campaign's counts per status, cost and unmatched reports."""
+    engine = make_engine(get_settings().database_url)
+    init_db(engine)
+    with session_scope(engine) as session:
+        summary = summarise_campaign(session, campaign_id=args.campaign_id)
+    if summary is None:
+        raise NotFoundError(f"No campaign with id {args.campaign_id}; `smsto-console status` takes the id that `launch` printed.")
+
+    payload = summary.as_json()
+    payload["by_status"] = _with_every_status(summary.by_status)
+    if args.json:
+        print(json.dumps(payload))
+        return 0
+
+    print(f"Campaign {summary.campaign_id} ({summary.status}): {summary.recipients} recipients, cost {payload['cost']}")
+    for status, count in payload["by_status"].items():
+        print(f"  {status:<13} {count}")
+    print(f"  unmatched reports: {summary.unmatched_reports}")
+    return 0
+
+
+def _with_every_status(by_status: dict[str, int]) -> dict[str, int]:
+    # Zero counts are printed too, so scripts can read any key without a default.
+    ordered = {status: by_status.get(status, 0) for status in DISPLAY_ORDER}
+    ordered.update({status: count for status, count in by_status.items() if status not in ordered})
+    return ordered
