@@ -19,7 +19,7 @@ from core.db import init_db, make_engine, session_scope
 from core.reports.health import callback_health
 from core.reports.ingest import InboundRecord, StorageUnavailable
 from core.reports.optout import parse_optout_body
-from core.reports.parse import MAX_BODY_BYTES, ReportParseError, parse_report_body
+from core.reports.parse import MAX_BODY_BYTES, ReportParseError, check_report_body
 from core.reports.pipeline import ReportPipeline
 from core.reports.signature import (
     DELIVERY_PATH,
@@ -33,8 +33,6 @@ from core.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
 
-# SMS.to gives up on a callback after 4 s; answering 503 before that makes it retry later.
-STORE_TIMEOUT_SECONDS = 3.0
 _ACCEPTED = b'{"status":"accepted"}'
 _AUTH_MESSAGES = {
     "missing_signature": f"The request has no {SIGNATURE_HEADER} header and no token.",
@@ -108,7 +106,7 @@ def _register_routes(app: FastAPI) -> None:
 
 
 def _check_delivery_body(body: bytes, content_type: str) -> None:
-    parse_report_body(body, content_type)
+    check_report_body(body, content_type)
 
 
 def _check_optout_body(body: bytes, content_type: str):
@@ -125,11 +123,12 @@ async def _receive(request: Request, kind: str, check: Callable) -> Response:
         message = f"The body has more than {MAX_BODY_BYTES} bytes; send at most that per request."
         return error_response(413, "body_too_large", message)
 
+    secret = _secret(state.settings)
     auth = check_request_auth(
-        secret=_secret(state.settings),
+        secret=secret,
         body=body,
-        signature_header=request.headers.get(SIGNATURE_HEADER),
-        token=request.query_params.get(TOKEN_PARAMETER),
+        signature_header=request.headers.get(SIGNATURE_HEADER) if secret else None,
+        token=request.query_params.get(TOKEN_PARAMETER) if secret else None,
         now=time.time(),
     )
     if not auth.accepted:
@@ -148,7 +147,7 @@ async def _receive(request: Request, kind: str, check: Callable) -> Response:
 
     record = InboundRecord(kind, body, content_type, auth=auth.method, suppression=suppression)
     try:
-        await state.reports.writer.submit(record, timeout=STORE_TIMEOUT_SECONDS)
+        await state.reports.writer.submit(record)
     except StorageUnavailable as error:
         log.error("a %s body was not stored and is answered 503: %s", kind, error)
         message = "The report could not be stored; it was not accepted. Retry later."
@@ -174,7 +173,7 @@ async def _store_rejected(state, record: InboundRecord) -> None:
     """Store a body that is answered 4xx, so nothing SMS.to sent is lost; the answer stays 4xx."""
     _warn_limited(record.auth_error or record.parse_error.partition(":")[0])
     try:
-        await state.reports.writer.submit(record, timeout=STORE_TIMEOUT_SECONDS)
+        await state.reports.writer.submit(record)
     except StorageUnavailable as error:
         log.error("a rejected %s body was not stored: %s", record.kind, error)
 

@@ -13,6 +13,7 @@ import logging
 import threading
 import time
 from collections import Counter, deque
+from contextlib import contextmanager
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -24,6 +25,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 
 from core.models import InboundReport, Suppression, utcnow
 from core.reports import counters
+from core.reports.connections import discard, is_lock_error, open_nonblocking
 
 log = logging.getLogger(__name__)
 
@@ -113,8 +115,19 @@ def _insert_suppressions(connection, entries: list[SuppressionEntry]) -> None:
     connection.execute(insert_for_dialect(_SUPPRESSION).on_conflict_do_nothing(), rows)
 
 
+class _DatabaseBusy(Exception):
+    """Another connection holds SQLite's write lock; the batch is retried without blocking."""
+
+
 class IngestWriter:
-    """Group commit of InboundRecords; see the module docstring."""
+    """Group commit of InboundRecords; see the module docstring.
+
+    On SQLite the batch is written on the event loop itself, on a dedicated connection whose busy
+    timeout is 0: a write from a worker thread would hand the GIL back and forth at every SQLite
+    call, which under load costs more than the write. A database locked by another process is
+    retried after a short sleep, so the event loop never waits on the lock. Other databases are
+    written from one worker thread.
+    """
 
     def __init__(
         self,
@@ -123,6 +136,8 @@ class IngestWriter:
         max_batch: int = 1000,
         linger_seconds: float = 0.002,
         max_queue: int = 20_000,
+        busy_retry_seconds: float = 2.5,
+        timeout_seconds: float = 3.0,
         write_lock: threading.Lock | None = None,
         on_commit=None,
     ) -> None:
@@ -130,12 +145,17 @@ class IngestWriter:
         self._max_batch = max_batch
         self._linger_seconds = linger_seconds
         self._max_queue = max_queue
-        # Shared with the matcher of this process, so the two never wait on SQLite's busy handler.
+        self._busy_retry_seconds = busy_retry_seconds
+        self._timeout_seconds = timeout_seconds
+        # Shared with the matcher of this process, so that the two take turns.
         self._write_lock = write_lock or threading.Lock()
         self._on_commit = on_commit
-        self._pending: deque[tuple[InboundRecord, asyncio.Future]] = deque()
+        self._in_event_loop = engine.dialect.name == "sqlite"
+        self._connection = None
+        self._pending: deque[tuple[InboundRecord, asyncio.Future, float]] = deque()
         self._wakeup: asyncio.Event | None = None
         self._task: asyncio.Task | None = None
+        self._watchdog: asyncio.Task | None = None
         self._executor: ThreadPoolExecutor | None = None
         self._stopping = False
         self.last_commit_at = 0.0  # time.monotonic() of the last batch written
@@ -150,10 +170,15 @@ class IngestWriter:
 
     async def start(self) -> None:
         self._wakeup = asyncio.Event()
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="report-writer")
+        if not self._in_event_loop:
+            self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="report-writer")
         self._task = asyncio.create_task(self._run(), name="report-writer")
-        log.info("report writer started (batch up to %d, linger %.1f ms)",
-                 self._max_batch, self._linger_seconds * 1000)
+        self._watchdog = asyncio.create_task(self._expire_waiting(), name="report-writer-watchdog")
+        log.info(
+            "report writer started (batch up to %d, linger %.1f ms)",
+            self._max_batch,
+            self._linger_seconds * 1000,
+        )
 
     async def stop(self) -> None:
         """Write what is queued, then stop; later submissions raise StorageUnavailable."""
@@ -161,15 +186,18 @@ class IngestWriter:
         if self._task is not None:
             self._wakeup.set()
             await self._task
+        if self._watchdog is not None:
+            self._watchdog.cancel()
         if self._executor is not None:
             self._executor.shutdown(wait=True)
+        self._drop_connection()
         log.info("report writer stopped")
 
-    async def submit(self, record: InboundRecord, *, timeout: float | None = None) -> None:
+    async def submit(self, record: InboundRecord) -> None:
         """Store `record`; return once it is committed, or raise StorageUnavailable.
 
-        After `timeout` seconds the caller gets StorageUnavailable although the record may still
-        be committed later; SMS.to then retries, and the retry is matched as a duplicate.
+        A record still queued after `timeout_seconds` (the database is locked or slow) is dropped
+        from the queue and its caller gets StorageUnavailable, to be answered before SMS.to's 4 s.
         """
         if self._stopping or not self.running:
             raise StorageUnavailable("The report writer is not running; retry later.")
@@ -179,25 +207,30 @@ class IngestWriter:
             )
 
         future = asyncio.get_running_loop().create_future()
-        self._pending.append((record, future))
+        self._pending.append((record, future, time.monotonic()))
         self._wakeup.set()
-        if timeout is None:
-            await future
-            return
-        try:
-            await asyncio.wait_for(future, timeout)
-        except TimeoutError:
-            raise StorageUnavailable(f"The body was not stored within {timeout} s.") from None
+        await future
+
+    async def _expire_waiting(self) -> None:
+        # One timer for the whole queue, cheaper than a timeout per request.
+        while True:
+            await asyncio.sleep(0.1)
+            limit = time.monotonic() - self._timeout_seconds
+            while self._pending and self._pending[0][2] < limit:
+                _, future, _ = self._pending.popleft()
+                if not future.done():
+                    message = f"The body was not stored within {self._timeout_seconds} s."
+                    future.set_exception(StorageUnavailable(message))
 
     async def _run(self) -> None:
-        loop = asyncio.get_running_loop()
         while True:
             await self._wakeup.wait()
             self._wakeup.clear()
             while self._pending:
                 await self._linger()
-                batch = [self._pending.popleft() for _ in range(min(self._max_batch, len(self._pending)))]
-                await loop.run_in_executor(self._executor, self._write_and_settle, loop, batch)
+                count = min(self._max_batch, len(self._pending))
+                batch = [self._pending.popleft() for _ in range(count)]
+                await self._store_batch(batch)
             if self._stopping:
                 return
 
@@ -206,26 +239,55 @@ class IngestWriter:
         if self._linger_seconds > 0 and len(self._pending) < self._max_batch and not self._stopping:
             await asyncio.sleep(self._linger_seconds)
 
-    def _write_and_settle(self, loop: asyncio.AbstractEventLoop, batch: list) -> None:
-        records = [record for record, _ in batch]
+    async def _store_batch(self, batch: list) -> None:
+        records = [record for record, _, _ in batch]
         try:
-            errors = self._write(records)
+            if self._in_event_loop:
+                errors = await self._write_in_event_loop(records)
+            else:
+                loop = asyncio.get_running_loop()
+                errors = await loop.run_in_executor(self._executor, self._write_in_thread, records)
         except Exception as error:  # the writer must outlive any single failed batch
             log.exception("storing %d report bodies failed unexpectedly", len(records))
             errors = [error] * len(records)
+
         self.last_commit_at = time.monotonic()
-        loop.call_soon_threadsafe(_settle, batch, errors)
+        _settle(batch, errors)
         if self._on_commit is not None and any(record.awaits_matching for record in records):
             self._on_commit()
 
-    def _write(self, records: list[InboundRecord]) -> list[Exception | None]:
+    async def _write_in_event_loop(self, records: list[InboundRecord]) -> list[Exception | None]:
+        deadline = time.monotonic() + self._busy_retry_seconds
+        while True:
+            if self._write_lock.acquire(blocking=False):
+                try:
+                    return self._write(records, self._dedicated_connection)
+                except _DatabaseBusy:
+                    pass
+                finally:
+                    self._write_lock.release()
+            if time.monotonic() > deadline:
+                error = StorageUnavailable(f"The database stayed locked for {self._busy_retry_seconds} s.")
+                log.error("storing %d report bodies failed: %s", len(records), error)
+                return [error] * len(records)
+            await asyncio.sleep(0.002)
+
+    def _write_in_thread(self, records: list[InboundRecord]) -> list[Exception | None]:
+        with self._write_lock:
+            return self._write(records, self._engine.connect)
+
+    def _write(self, records: list[InboundRecord], connect) -> list[Exception | None]:
         """Write `records` in one transaction; return one error (or None) per record."""
         try:
-            self._commit(records)
+            with connect() as connection, connection.begin():
+                write_inbound_batch(connection, records)
             return [None] * len(records)
         except OperationalError as error:
-            # The database is down, locked past its timeout or read-only: every record failed.
+            if is_lock_error(error):
+                raise _DatabaseBusy() from error
+            # The database is down, missing a table or read-only: every record failed.
             log.error("storing %d report bodies failed: %s", len(records), error)
+            self._drop_connection()
             return [error] * len(records)
         except (DBAPIError, ValueError) as error:
             if len(records) == 1:
@@ -233,18 +295,27 @@ class IngestWriter:
                 return [error]
             # One bad row fails the whole executemany; retry one by one so the others are stored.
             log.warning("storing %d bodies failed (%s); retrying them one by one", len(records), error)
-            return [self._write([record])[0] for record in records]
+            return [self._write([record], connect)[0] for record in records]
 
-    def _commit(self, records: list[InboundRecord]) -> None:
-        with self._write_lock, self._engine.begin() as connection:
-            write_inbound_batch(connection, records)
+    @contextmanager
+    def _dedicated_connection(self):
+        # Fails at once on a lock held by another process; _write_in_event_loop retries.
+        if self._connection is None:
+            self._connection = open_nonblocking(self._engine)
+        yield self._connection
+
+    def _drop_connection(self) -> None:
+        discard(self._connection)
+        self._connection = None
 
 
 def _settle(batch: list, errors: list[Exception | None]) -> None:
-    for (_, future), error in zip(batch, errors, strict=True):
+    for (_, future, _), error in zip(batch, errors, strict=True):
         if future.done():
-            continue  # the request was cancelled, e.g. its client disconnected
+            continue  # the request timed out or its client disconnected
         if error is None:
             future.set_result(None)
+        elif isinstance(error, StorageUnavailable):
+            future.set_exception(error)
         else:
             future.set_exception(StorageUnavailable(f"The body was not stored: {error}"))

@@ -1,24 +1,28 @@
 """The matcher: turns stored InboundReport bodies into DeliveryReport rows applied to recipients.
 
-`process_pending_batch` handles one batch in one transaction. `Matcher` runs it in a background
-thread of the companion server whenever the ingest writer has committed new bodies, and sweeps
-the waiting unmatched reports now and then.
+`process_pending_batch` handles one batch in one transaction. `Matcher` runs it in the companion
+server whenever the ingest writer has committed new bodies, and sweeps the waiting unmatched
+reports now and then.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import threading
 import time
 from collections import Counter
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 
 from sqlalchemy import insert, select, update
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import OperationalError
 
-from core.db import session_scope
 from core.models import DeliveryReport, InboundReport
 from core.reports import counters
+from core.reports.connections import discard, is_lock_error, open_nonblocking
 from core.reports.matching import (
     PendingReport,
     apply_matched,
@@ -34,27 +38,25 @@ _INBOUND = InboundReport.__table__
 _REPORT = DeliveryReport.__table__
 
 
-def process_pending_batch(
-    engine: Engine, *, limit: int = 500, write_lock: threading.Lock | None = None
-) -> int:
+def process_pending_batch(connection: Connection, *, limit: int = 500) -> int:
     """Parse, match and apply up to `limit` unprocessed bodies; return how many bodies it took.
 
-    Parsing happens before the write transaction so that the lock is held only for the indexed
-    lookups and the writes. The claim (`processed = true ... RETURNING`) inside the transaction
-    makes two matchers never process the same body.
+    `connection` must not be in a transaction. Parsing happens before the write transaction, so
+    the write lock is held only for the indexed lookups and the writes. The claim (`processed =
+    true ... RETURNING`) inside the transaction makes two matchers never process the same body.
     """
-    with engine.connect() as connection:
-        rows = connection.execute(
-            select(_INBOUND.c.id, _INBOUND.c.received_at, _INBOUND.c.body, _INBOUND.c.content_type)
-            .where(_INBOUND.c.processed.is_(False))
-            .order_by(_INBOUND.c.id)
-            .limit(limit)
-        ).all()
+    rows = connection.execute(
+        select(_INBOUND.c.id, _INBOUND.c.received_at, _INBOUND.c.body, _INBOUND.c.content_type)
+        .where(_INBOUND.c.processed.is_(False))
+        .order_by(_INBOUND.c.id)
+        .limit(limit)
+    ).all()
+    connection.rollback()  # end the read transaction before the write one begins
     if not rows:
         return 0
 
     reports_by_body, failures = _parse_rows(rows)
-    with write_lock or threading.Lock(), engine.begin() as connection:
+    with connection.begin():
         claimed = _claim(connection, [row.id for row in rows])
         reports = [r for body_id in sorted(claimed) for r in reports_by_body.get(body_id, [])]
         _record_failures(connection, {k: v for k, v in failures.items() if k in claimed})
@@ -119,89 +121,123 @@ def _store_reports(connection, reports: list[PendingReport]) -> None:
 def drain_pending(engine: Engine, *, limit: int = 500) -> int:
     """Process batches until no body waits; return how many bodies it took (tests, benchmarks)."""
     total = 0
-    while taken := process_pending_batch(engine, limit=limit):
-        total += taken
+    with engine.connect() as connection:
+        while taken := process_pending_batch(connection, limit=limit):
+            total += taken
     return total
 
 
 class Matcher:
-    """A background thread that runs `process_pending_batch` and `sweep_unmatched`."""
+    """An asyncio task that runs `process_pending_batch` and `sweep_unmatched` in a loop.
+
+    On SQLite each batch runs on the event loop itself, on a connection that never waits for a
+    lock, like the ingest writer: a worker thread would slow both through GIL hand-offs while
+    it holds the database's write lock. Batches are kept small because they block the loop
+    while they run. Other databases run batches in one worker thread.
+    """
 
     def __init__(
         self,
         engine: Engine,
         *,
         write_lock: threading.Lock | None = None,
-        batch_size: int = 500,
+        batch_size: int = 200,
         idle_seconds: float = 1.0,
         sweep_seconds: float = 30.0,
         ingest_busy: Callable[[], bool] | None = None,
-        busy_share: float = 0.5,
+        busy_share: float = 0.1,
     ) -> None:
         self._engine = engine
         self._write_lock = write_lock or threading.Lock()
         self._batch_size = batch_size
         self._idle_seconds = idle_seconds
         self._sweep_seconds = sweep_seconds
-        # While requests are being stored, the matcher works at most `busy_share` of the time so
-        # that acknowledging reports (which SMS.to waits for) keeps the interpreter first.
+        # While requests are being stored, the matcher works at most `busy_share` of the time, so
+        # that acknowledging reports (SMS.to waits at most 4 s) comes first; stored bodies wait.
         self._ingest_busy = ingest_busy or (lambda: False)
         self._busy_share = busy_share
-        self._wake = threading.Event()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._in_event_loop = engine.dialect.name == "sqlite"
+        self._connection: Connection | None = None
+        self._executor: ThreadPoolExecutor | None = None
+        self._wake: asyncio.Event | None = None
+        self._task: asyncio.Task | None = None
         self._next_sweep = 0.0
 
-    def start(self) -> None:
-        self._thread = threading.Thread(target=self._run, name="report-matcher", daemon=True)
-        self._thread.start()
+    async def start(self) -> None:
+        self._wake = asyncio.Event()
+        if not self._in_event_loop:
+            self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="report-matcher")
+        self._task = asyncio.create_task(self._run(), name="report-matcher")
         log.info("report matcher started (batch %d)", self._batch_size)
 
-    def stop(self, timeout: float = 10.0) -> None:
-        self._stop.set()
-        self._wake.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
+    async def stop(self) -> None:
+        """Stop after the batch in progress; bodies not reached wait in the log for the next start."""
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        if self._executor is not None:
+            self._executor.shutdown(wait=True)
+        discard(self._connection)
+        self._connection = None
         log.info("report matcher stopped")
 
     def notify(self) -> None:
-        """Wake the matcher because new bodies are stored; safe from any thread."""
-        self._wake.set()
+        """Wake the matcher because new bodies are stored; call it on the event loop."""
+        if self._wake is not None:
+            self._wake.set()
 
-    def _run(self) -> None:
+    async def _run(self) -> None:
         failures = 0
-        while not self._stop.is_set():
+        while True:
             try:
-                taken, seconds = self._step()
+                taken, seconds = await self._step()
                 failures = 0
-            except Exception:  # the thread must outlive a failed batch; the next try retries it
+            except OperationalError as error:
+                if not is_lock_error(error):
+                    raise
+                await asyncio.sleep(0.05)  # another process holds the write lock; retry soon
+                continue
+            except Exception:  # the task must outlive a failed batch; the next try retries it
                 failures += 1
                 log.exception("matching a batch of reports failed (attempt %d)", failures)
-                self._stop.wait(min(30.0, 0.5 * 2**failures))
+                discard(self._connection)
+                self._connection = None
+                await asyncio.sleep(min(30.0, 0.5 * 2**failures))
                 continue
 
+            await self._pace(seconds)
             if taken >= self._batch_size:
-                self._pace(seconds)
                 continue
-            self._wake.wait(self._idle_seconds)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self._idle_seconds)
             self._wake.clear()
 
-    def _step(self) -> tuple[int, float]:
+    async def _step(self) -> tuple[int, float]:
+        if self._in_event_loop:
+            return self._work()
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, self._work)
+
+    def _work(self) -> tuple[int, float]:
         started = time.monotonic()
-        taken = process_pending_batch(
-            self._engine, limit=self._batch_size, write_lock=self._write_lock
-        )
-        if started >= self._next_sweep:
-            self._sweep()
-            self._next_sweep = time.monotonic() + self._sweep_seconds
+        if self._connection is None:
+            self._connection = open_nonblocking(self._engine)
+        with self._write_lock:
+            taken = process_pending_batch(self._connection, limit=self._batch_size)
+            if started >= self._next_sweep:
+                self._sweep()
+                self._next_sweep = time.monotonic() + self._sweep_seconds
         return taken, time.monotonic() - started
 
     def _sweep(self) -> None:
-        with self._write_lock, session_scope(self._engine) as session:
-            matched = sweep_unmatched(session)
+        with self._connection.begin():
+            matched = sweep_unmatched(self._connection)
         if matched:
             log.info("sweep matched %d waiting reports", matched)
 
-    def _pace(self, seconds: float) -> None:
+    async def _pace(self, seconds: float) -> None:
         if self._ingest_busy() and 0 < self._busy_share < 1:
-            self._stop.wait(seconds * (1 - self._busy_share) / self._busy_share)
+            await asyncio.sleep(seconds * (1 - self._busy_share) / self._busy_share)
+        else:
+            await asyncio.sleep(0)  # let waiting requests run between batches

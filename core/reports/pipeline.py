@@ -1,10 +1,9 @@
 """The report pipeline of one companion-server process: the ingest writer and the matcher.
 
-Both share one lock around their write transactions, so on SQLite they take turns in this
-process instead of waiting on the database's busy handler.
+On SQLite both run on the event loop and take turns; on other databases they run in worker
+threads and share one lock around their write transactions.
 """
 
-import asyncio
 import threading
 import time
 
@@ -23,10 +22,13 @@ class ReportPipeline:
         self,
         engine: Engine,
         *,
-        matcher_batch_size: int = 500,
+        matcher_batch_size: int = 200,
         sweep_seconds: float = 30.0,
         linger_seconds: float = 0.002,
+        store_timeout_seconds: float = 3.0,
     ) -> None:
+        """`store_timeout_seconds` bounds how long a request waits for its commit before a 503;
+        SMS.to gives up on a callback after 4 s, and a 503 sent before that makes it retry later."""
         self.write_lock = threading.Lock()
         self.matcher = Matcher(
             engine,
@@ -39,17 +41,18 @@ class ReportPipeline:
             engine,
             write_lock=self.write_lock,
             linger_seconds=linger_seconds,
+            timeout_seconds=store_timeout_seconds,
             on_commit=self.matcher.notify,
         )
 
     async def start(self) -> None:
         await self.writer.start()
-        self.matcher.start()
+        await self.matcher.start()
 
     async def stop(self) -> None:
         """Store what is queued, then stop the matcher; bodies it did not reach wait in the log."""
         await self.writer.stop()
-        await asyncio.to_thread(self.matcher.stop)
+        await self.matcher.stop()
 
     def _ingest_busy(self) -> bool:
         recent = time.monotonic() - self.writer.last_commit_at < _BUSY_WINDOW_SECONDS

@@ -1,0 +1,33 @@
+"""SQLite connections that never wait for a lock, for work done on the event loop.
+
+The companion server writes report bodies and matches them on its event loop (see
+`core.reports.ingest`). A connection from the pool waits up to the engine's busy timeout when
+another process holds SQLite's write lock, which would freeze every request. These connections
+fail at once instead, and the caller retries after an asynchronous sleep.
+"""
+
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import OperationalError
+
+
+def open_nonblocking(engine: Engine) -> Connection:
+    """Open a connection with busy timeout 0; close it with `discard`, never back into the pool."""
+    connection = engine.connect()
+    if engine.dialect.name == "sqlite":
+        connection.exec_driver_sql("PRAGMA busy_timeout = 0")
+        connection.commit()
+    return connection
+
+
+def discard(connection: Connection | None) -> None:
+    """Close `connection` without returning it to the pool, where its busy timeout would spread."""
+    if connection is None:
+        return
+    connection.invalidate()
+    connection.close()
+
+
+def is_lock_error(error: OperationalError) -> bool:
+    """Tell whether SQLite refused because another connection holds a lock (a retry will do)."""
+    text = str(error.orig).lower()
+    return "database is locked" in text or "database is busy" in text or "database table is locked" in text
