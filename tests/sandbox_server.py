@@ -9,8 +9,8 @@ an option out, a list is joined with commas.
 `report_receiver()` runs a threaded HTTP server on 127.0.0.1 that records every report POSTed
 to it and answers as told (status code, delay), for tests of the sandbox's reports.
 
-Fixtures: `sandbox_process` (one sandbox per test module, quick report timings) and `sandbox`
-(the same process, reset before each test). Import them into a test module to use them.
+`sandbox_fixtures()` makes the fixtures `sandbox_process` (one sandbox per test module, quick
+report timings) and `sandbox` (the same process, reset before each test).
 """
 
 import json
@@ -127,28 +127,41 @@ def wait_for(read: Callable[[], object], done: Callable[[object], bool], timeout
 
 
 @contextmanager
-def run_sandbox(*, api_key: str = "sandbox", startup_timeout: float = 20.0, **options: object) -> Iterator[SandboxServer]:
+def run_sandbox(
+    *, api_key: str = "sandbox", startup_timeout: float = 20.0, **options: object
+) -> Iterator[SandboxServer]:
     """Run the sandbox as a uvicorn subprocess on a free loopback port; stop it by pid on exit."""
     port = free_port()
-    command = [sys.executable, "-m", "core.cli", "sandbox", "--port", str(port), "--api-key", api_key]
+    command = [
+        sys.executable,
+        "-m",
+        "core.cli",
+        "sandbox",
+        "--port",
+        str(port),
+        "--api-key",
+        api_key,
+    ]
     command += sandbox_arguments(options)
-    log_file = tempfile.NamedTemporaryFile(prefix="sandbox-", suffix=".log", delete=False)
-    process = subprocess.Popen(command, cwd=ROOT, stdout=log_file, stderr=subprocess.STDOUT, env=dict(os.environ))
-    server = SandboxServer(f"http://127.0.0.1:{port}", api_key, process, Path(log_file.name))
-    try:
-        _wait_until_up(server, startup_timeout)
-        yield server
-    finally:
-        _stop(process)
-        log_file.close()
-        os.unlink(log_file.name)
+    with tempfile.NamedTemporaryFile(prefix="sandbox-", suffix=".log") as log_file:
+        process = subprocess.Popen(
+            command, cwd=ROOT, stdout=log_file, stderr=subprocess.STDOUT, env=dict(os.environ)
+        )
+        server = SandboxServer(f"http://127.0.0.1:{port}", api_key, process, Path(log_file.name))
+        try:
+            _wait_until_up(server, startup_timeout)
+            yield server
+        finally:
+            _stop(process)
 
 
 def _wait_until_up(server: SandboxServer, timeout: float) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if server.process.poll() is not None:
-            raise RuntimeError(f"sandbox exited with code {server.process.returncode}:\n{server.log_text()}")
+            raise RuntimeError(
+                f"sandbox exited with code {server.process.returncode}:\n{server.log_text()}"
+            )
         try:
             if httpx.get(f"{server.base_url}/_sandbox/stats", timeout=1.0).status_code == 200:
                 return
@@ -168,16 +181,25 @@ def _stop(process: subprocess.Popen) -> None:
             process.wait()
 
 
-@pytest.fixture(scope="module")
-def sandbox_process() -> Iterator[SandboxServer]:
-    with run_sandbox(**QUICK_OPTIONS) as server:
-        yield server
+def sandbox_fixtures(**options: object) -> tuple[Callable, Callable]:
+    """Return the fixtures `sandbox_process` and `sandbox` for a test module.
 
+    `sandbox_process` runs one sandbox for the module with QUICK_OPTIONS updated by `options`.
+    `sandbox` is the same process, reset (startup settings, empty ledger) before each test.
+    Use: `sandbox_process, sandbox = sandbox_fixtures()` at the top of the module.
+    """
 
-@pytest.fixture
-def sandbox(sandbox_process: SandboxServer) -> SandboxServer:
-    sandbox_process.reset()
-    return sandbox_process
+    @pytest.fixture(scope="module")
+    def sandbox_process() -> Iterator[SandboxServer]:
+        with run_sandbox(**(QUICK_OPTIONS | options)) as server:
+            yield server
+
+    @pytest.fixture
+    def sandbox(sandbox_process: SandboxServer) -> SandboxServer:
+        sandbox_process.reset()
+        return sandbox_process
+
+    return sandbox_process, sandbox
 
 
 # The report receiver.
@@ -248,14 +270,24 @@ def _handler(receiver: ReportReceiver) -> type[BaseHTTPRequestHandler]:
     return Handler
 
 
+class _ReceiverServer(ThreadingHTTPServer):
+    daemon_threads = True
+    # The sandbox opens up to 32 connections at once; the default backlog of 5 would drop some.
+    request_queue_size = 128
+
+
 @contextmanager
 def report_receiver(path: str = "/webhooks/smsto") -> Iterator[ReportReceiver]:
     """Run a report receiver on a free loopback port; yield it with its URL."""
-    server = ThreadingHTTPServer(("127.0.0.1", 0), None)
-    server.daemon_threads = True
+    server = _ReceiverServer(("127.0.0.1", 0), None)
     receiver = ReportReceiver(url=f"http://127.0.0.1:{server.server_address[1]}{path}")
     server.RequestHandlerClass = _handler(receiver)
-    thread = threading.Thread(target=server.serve_forever, name="report-receiver", daemon=True)
+    thread = threading.Thread(
+        target=server.serve_forever,
+        kwargs={"poll_interval": 0.05},
+        name="report-receiver",
+        daemon=True,
+    )
     thread.start()
     try:
         yield receiver

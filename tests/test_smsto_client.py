@@ -7,7 +7,10 @@ from decimal import Decimal
 
 import httpx
 import pytest
-from tests.sandbox_server import free_port, sandbox, sandbox_process  # noqa: F401
+
+from tests.sandbox_server import free_port, sandbox_fixtures
+
+sandbox_process, sandbox = sandbox_fixtures()
 
 from core.smsto import (
     AuthenticationError,
@@ -31,7 +34,9 @@ PHONE = "+35799000001"
 
 @pytest.fixture
 def client(sandbox):
-    with SmsToClient(api_key=KEY, api_url=sandbox.base_url, auth_url=sandbox.base_url, timeout=5) as client:
+    with SmsToClient(
+        api_key=KEY, api_url=sandbox.base_url, auth_url=sandbox.base_url, timeout=5
+    ) as client:
         yield client
 
 
@@ -66,7 +71,10 @@ def test_send_bulk_returns_campaign_id(client, sandbox):
 
 
 def test_send_personalised_returns_campaign_id(client, sandbox):
-    messages = [{"message": "Hi Anna", "to": PHONE}, {"message": "Hi Bob " * 30, "to": "+35799000002"}]
+    messages = [
+        {"message": "Hi Anna", "to": PHONE},
+        {"message": "Hi Bob " * 30, "to": "+35799000002"},
+    ]
     result = client.send_personalised(messages=messages)
     ledger = sandbox.ledger()
     assert result.id_kind == "campaign_id"
@@ -82,7 +90,11 @@ def test_send_to_list_returns_campaign_id(client, sandbox):
 
 def test_send_options_reach_the_provider(client, sandbox):
     result = client.send_single(
-        to=PHONE, message="Later", sender_id="Shop", scheduled_for="2099-01-01 10:00:00", timezone="Europe/Nicosia"
+        to=PHONE,
+        message="Later",
+        sender_id="Shop",
+        scheduled_for="2099-01-01 10:00:00",
+        timezone="Europe/Nicosia",
     )
     message = client.get_message(result.message_id)
     assert message["sender_id"] == "Shop"
@@ -109,7 +121,7 @@ def test_balance_is_decimal_and_debited(client, sandbox):
     sandbox.wait_until_settled()
     after = client.balance()
     assert before.currency == "EUR"
-    assert before.balance == Decimal("10000")
+    assert before.balance == Decimal(10000)
     assert after.balance == Decimal("9999.965")
 
 
@@ -153,16 +165,20 @@ def test_list_messages_filters_by_phone(client, sandbox):
 
 
 def test_wrong_key_raises_authentication_error(sandbox):
-    with SmsToClient(api_key="wrong", api_url=sandbox.base_url, auth_url=sandbox.base_url) as client:
-        with pytest.raises(AuthenticationError, match="SMSTO_API_KEY") as caught:
-            client.send_single(to=PHONE, message="Hello")
+    with (
+        SmsToClient(api_key="wrong", api_url=sandbox.base_url, auth_url=sandbox.base_url) as client,
+        pytest.raises(AuthenticationError, match="SMSTO_API_KEY") as caught,
+    ):
+        client.send_single(to=PHONE, message="Hello")
     assert caught.value.status_code == 401
 
 
 def test_wrong_key_on_balance_raises_authentication_error(sandbox):
-    with SmsToClient(api_key="wrong", api_url=sandbox.base_url, auth_url=sandbox.base_url) as client:
-        with pytest.raises(AuthenticationError):
-            client.balance()
+    with (
+        SmsToClient(api_key="wrong", api_url=sandbox.base_url, auth_url=sandbox.base_url) as client,
+        pytest.raises(AuthenticationError),
+    ):
+        client.balance()
 
 
 @pytest.mark.parametrize(
@@ -172,7 +188,15 @@ def test_wrong_key_on_balance_raises_authentication_error(sandbox):
         ({"to": PHONE, "message": "Hi", "sender_id": "Way too long sender"}, "Sender ID"),
         ({"to": PHONE, "message": "Hi", "sender_id": "Bad!"}, "Sender ID"),
         ({"to": PHONE, "message": "Hi", "scheduled_for": "tomorrow"}, "scheduled_for"),
-        ({"to": PHONE, "message": "Hi", "scheduled_for": "2099-01-01 10:00:00", "timezone": "Mars/Base"}, "timezone"),
+        (
+            {
+                "to": PHONE,
+                "message": "Hi",
+                "scheduled_for": "2099-01-01 10:00:00",
+                "timezone": "Mars/Base",
+            },
+            "timezone",
+        ),
         ({"to": "", "message": "Hi"}, "to"),
     ],
 )
@@ -234,24 +258,34 @@ def test_dropped_answer_raises_delivery_uncertain(client, sandbox):
 
 def test_timed_out_answer_raises_delivery_uncertain(sandbox):
     sandbox.configure(faults={"timeout_rate": 1.0, "timeout_seconds": 1.5})
-    with SmsToClient(api_key=KEY, api_url=sandbox.base_url, auth_url=sandbox.base_url, timeout=0.3) as client:
-        with pytest.raises(DeliveryUncertainError, match="ReadTimeout"):
-            client.send_bulk(to=[PHONE], message="Hello")
+    with (
+        SmsToClient(
+            api_key=KEY, api_url=sandbox.base_url, auth_url=sandbox.base_url, timeout=0.3
+        ) as client,
+        pytest.raises(DeliveryUncertainError, match="ReadTimeout"),
+    ):
+        client.send_bulk(to=[PHONE], message="Hello")
     assert len(sandbox.ledger()) == 1
 
 
 def test_timed_out_estimate_raises_response_lost(sandbox):
     sandbox.configure(faults={"timeout_rate": 1.0, "timeout_seconds": 1.5, "scope": "all"})
-    with SmsToClient(api_key=KEY, api_url=sandbox.base_url, auth_url=sandbox.base_url, timeout=0.3) as client:
-        with pytest.raises(ResponseLostError):
-            client.estimate(message="Hello", to=PHONE)
+    with (
+        SmsToClient(
+            api_key=KEY, api_url=sandbox.base_url, auth_url=sandbox.base_url, timeout=0.3
+        ) as client,
+        pytest.raises(ResponseLostError),
+    ):
+        client.estimate(message="Hello", to=PHONE)
 
 
 def test_closed_port_raises_provider_unreachable():
     url = f"http://127.0.0.1:{free_port()}"
-    with SmsToClient(api_key=KEY, api_url=url, auth_url=url, timeout=2) as client:
-        with pytest.raises(ProviderUnreachableError) as caught:
-            client.send_single(to=PHONE, message="Hello")
+    with (
+        SmsToClient(api_key=KEY, api_url=url, auth_url=url, timeout=2) as client,
+        pytest.raises(ProviderUnreachableError) as caught,
+    ):
+        client.send_single(to=PHONE, message="Hello")
     assert caught.value.retryable is True
     assert caught.value.maybe_sent is False
 
@@ -278,7 +312,9 @@ def test_closed_port_raises_provider_unreachable():
     ],
 )
 def test_send_status_maps_to_error(status, error):
-    client = _mock_client(lambda request: httpx.Response(status, json={"success": False, "message": "nope"}))
+    client = _mock_client(
+        lambda request: httpx.Response(status, json={"success": False, "message": "nope"})
+    )
     with pytest.raises(error) as caught:
         client.send_single(to=PHONE, message="Hi")
     assert caught.value.status_code == status
@@ -300,7 +336,11 @@ def test_gateway_timeout_on_lookup_is_server_error():
         (httpx.PoolTimeout("no connection free"), True, ProviderUnreachableError),
         (httpx.ReadTimeout("slow answer"), True, DeliveryUncertainError),
         (httpx.WriteTimeout("slow upload"), True, DeliveryUncertainError),
-        (httpx.RemoteProtocolError("Server disconnected without sending a response."), True, DeliveryUncertainError),
+        (
+            httpx.RemoteProtocolError("Server disconnected without sending a response."),
+            True,
+            DeliveryUncertainError,
+        ),
         (httpx.ReadError("Connection reset by peer"), True, DeliveryUncertainError),
         (httpx.ReadTimeout("slow answer"), False, ResponseLostError),
         (httpx.ConnectError("refused"), False, ProviderUnreachableError),
@@ -362,12 +402,16 @@ def test_balance_without_amount_is_unexpected():
 
 
 def test_balance_keeps_decimal_digits():
-    client = _mock_client(lambda request: httpx.Response(200, content=b'{"balance": 12.345678901, "currency": "EUR"}'))
+    client = _mock_client(
+        lambda request: httpx.Response(200, content=b'{"balance": 12.345678901, "currency": "EUR"}')
+    )
     assert client.balance().balance == Decimal("12.345678901")
 
 
 def test_rate_limited_keeps_retry_after():
-    client = _mock_client(lambda request: httpx.Response(429, headers={"Retry-After": "2"}, json={"message": "slow"}))
+    client = _mock_client(
+        lambda request: httpx.Response(429, headers={"Retry-After": "2"}, json={"message": "slow"})
+    )
     with pytest.raises(RateLimitedError) as caught:
         client.balance()
     assert caught.value.retry_after == 2.0
@@ -378,7 +422,9 @@ def test_requests_carry_auth_and_json_headers():
 
     def handler(request):
         seen.append(request)
-        return httpx.Response(200, json={"balance": 1, "currency": "EUR", "success": True, "message_id": "m"})
+        return httpx.Response(
+            200, json={"balance": 1, "currency": "EUR", "success": True, "message_id": "m"}
+        )
 
     client = _mock_client(handler)
     client.balance()
@@ -408,16 +454,24 @@ def test_send_body_has_only_given_options():
         return httpx.Response(200, json={"success": True, "message_id": "m"})
 
     client = _mock_client(handler)
-    client.send_single(to=PHONE, message="Hi", callback_url="http://127.0.0.1/cb", bypass_optout=True)
-    assert bodies == [{"message": "Hi", "to": PHONE, "callback_url": "http://127.0.0.1/cb", "bypass_optout": True}]
+    client.send_single(
+        to=PHONE, message="Hi", callback_url="http://127.0.0.1/cb", bypass_optout=True
+    )
+    assert bodies == [
+        {"message": "Hi", "to": PHONE, "callback_url": "http://127.0.0.1/cb", "bypass_optout": True}
+    ]
 
 
 def test_logs_never_contain_key_or_phone(caplog):
-    client = _mock_client(lambda request: httpx.Response(401, json={"success": False, "message": "bad key"}))
+    client = _mock_client(
+        lambda request: httpx.Response(401, json={"success": False, "message": "bad key"})
+    )
     caplog.set_level(logging.DEBUG)
     with pytest.raises(AuthenticationError):
         client.send_single(to=PHONE, message="Hi")
-    ok = _mock_client(lambda request: httpx.Response(200, json={"success": True, "message_id": "m"}))
+    ok = _mock_client(
+        lambda request: httpx.Response(200, json={"success": True, "message_id": "m"})
+    )
     ok.send_single(to=PHONE, message="Hi")
     assert "secret-key-123" not in caplog.text
     assert PHONE not in caplog.text

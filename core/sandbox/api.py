@@ -37,7 +37,11 @@ class SmsToApi:
 
         if send.kind == SINGLE:
             log.info("queued one SMS to %s as %s", mask_phone(send.phones[0]), batch.tracking_id)
-            return 200, {"message": QUEUED_MESSAGE, "success": True, "message_id": batch.tracking_id}
+            return 200, {
+                "message": QUEUED_MESSAGE,
+                "success": True,
+                "message_id": batch.tracking_id,
+            }
         log.info("queued campaign %s for %d recipients", batch.tracking_id, batch.size)
         return 200, {"message": QUEUED_MESSAGE, "success": True, "campaign_id": batch.tracking_id}
 

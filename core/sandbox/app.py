@@ -92,7 +92,9 @@ class SandboxApp:
         try:
             request = await asgi.read_request(scope, receive)
         except asgi.BodyTooLarge:
-            await asgi.send_json(send, 413, {"success": False, "message": "The request body is too large."})
+            await asgi.send_json(
+                send, 413, {"success": False, "message": "The request body is too large."}
+            )
             return
 
         if request.path.startswith("/_sandbox/"):
@@ -100,7 +102,9 @@ class SandboxApp:
             return
         await self._provider(request, receive, send)
 
-    async def _provider(self, request: asgi.Request, receive: asgi.Receive, send: asgi.Send) -> None:
+    async def _provider(
+        self, request: asgi.Request, receive: asgi.Receive, send: asgi.Send
+    ) -> None:
         state = self.state
         state.stats.requests += 1
         try:
@@ -130,13 +134,21 @@ class SandboxApp:
         """Run the checks that come before any fault; return the handler and its path parameters."""
         config = self.state.config
         if not self.state.limiter.allow(config.rate_limit):
-            raise HttpError(429, f"Too many requests: the limit is {config.rate_limit} requests per second. Retry later.")
+            raise HttpError(
+                429,
+                f"Too many requests: the limit is {config.rate_limit} requests per second. "
+                "Retry later.",
+            )
 
         handler, params = self._route(request)
         if not self._authorised(request):
             raise HttpError(401, UNAUTHENTICATED, data=[])
         if request.method == "POST" and request.content_type != "application/json":
-            raise HttpError(415, f"Unsupported content type {request.content_type or 'none'!r}: send application/json.")
+            raise HttpError(
+                415,
+                f"Unsupported content type {request.content_type or 'none'!r}: "
+                "send application/json.",
+            )
         return handler, params
 
     def _route(self, request: asgi.Request):
@@ -149,7 +161,9 @@ class SandboxApp:
                 return getattr(self._api, name), match.groupdict()
             allowed.append(method)
         if allowed:
-            raise HttpError(405, f"Method {request.method} is not allowed on {request.path}; use {allowed[0]}.")
+            raise HttpError(
+                405, f"Method {request.method} is not allowed on {request.path}; use {allowed[0]}."
+            )
         raise HttpError(404, f"No endpoint {request.path}.")
 
     def _authorised(self, request: asgi.Request) -> bool:
@@ -162,12 +176,16 @@ class SandboxApp:
     async def _send_fault(self, send: asgi.Send, fault: Fault) -> None:
         if fault.status_code == 429:
             self.state.stats.rate_limited += 1
-            await asgi.send_json(send, 429, {"success": False, "message": "Too many requests. Retry later."})
+            await asgi.send_json(
+                send, 429, {"success": False, "message": "Too many requests. Retry later."}
+            )
             return
         message = f"Server error {fault.status_code}. Please try again later."
         await asgi.send_json(send, fault.status_code, {"success": False, "message": message})
 
-    async def _answer(self, send: asgi.Send, receive: asgi.Receive, status: int, body: dict, fault: Fault | None) -> None:
+    async def _answer(
+        self, send: asgi.Send, receive: asgi.Receive, status: int, body: dict, fault: Fault | None
+    ) -> None:
         """Send the handler's answer, unless an applied fault replaces, delays or drops it."""
         if fault is None or fault.kind == SLOW:
             await asgi.send_json(send, status, body)

@@ -57,8 +57,14 @@ async def read_request(scope: dict, receive: Receive) -> Request:
         more = message.get("more_body", False)
 
     # The last value wins for a repeated query parameter or header.
-    query = {key: values[-1] for key, values in parse_qs(scope.get("query_string", b"").decode("latin-1")).items()}
-    headers = {name.decode("latin-1").lower(): value.decode("latin-1") for name, value in scope.get("headers", [])}
+    query = {
+        key: values[-1]
+        for key, values in parse_qs(scope.get("query_string", b"").decode("latin-1")).items()
+    }
+    headers = {
+        name.decode("latin-1").lower(): value.decode("latin-1")
+        for name, value in scope.get("headers", [])
+    }
     return Request(scope["method"], scope["path"], query, headers, b"".join(chunks))
 
 
@@ -74,9 +80,14 @@ def _json_default(value: object) -> object:
     raise TypeError(f"{type(value).__name__} is not JSON serialisable")
 
 
-async def send_json(send: Send, status: int, data: object, headers: dict[str, str] | None = None) -> None:
+async def send_json(
+    send: Send, status: int, data: object, headers: dict[str, str] | None = None
+) -> None:
     body = encode_json(data)
-    raw_headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    raw_headers = [
+        (b"content-type", b"application/json"),
+        (b"content-length", str(len(body)).encode()),
+    ]
     raw_headers += [(name.encode(), value.encode()) for name, value in (headers or {}).items()]
     await send({"type": "http.response.start", "status": status, "headers": raw_headers})
     await send({"type": "http.response.body", "body": body})
@@ -84,7 +95,13 @@ async def send_json(send: Send, status: int, data: object, headers: dict[str, st
 
 async def send_stream(send: Send, status: int, chunks: AsyncIterator[bytes]) -> None:
     """Send a JSON body in pieces, so a large listing is never held in memory whole."""
-    await send({"type": "http.response.start", "status": status, "headers": [(b"content-type", b"application/json")]})
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [(b"content-type", b"application/json")],
+        }
+    )
     async for chunk in chunks:
         await send({"type": "http.response.body", "body": chunk, "more_body": True})
     await send({"type": "http.response.body", "body": b""})
@@ -110,5 +127,7 @@ async def drop_connection(send: Send, receive: Receive) -> None:
             log.warning("the server did not report the dropped connection as closed")
         return
 
-    await send({"type": "http.response.start", "status": 200, "headers": [(b"content-length", b"1000")]})
+    await send(
+        {"type": "http.response.start", "status": 200, "headers": [(b"content-length", b"1000")]}
+    )
     raise ConnectionAbortedError("response dropped on purpose by fault injection")

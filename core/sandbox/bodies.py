@@ -67,7 +67,9 @@ def parse_send_body(data: object, contact_lists: dict[str, list[str]]) -> SendRe
 
 def _parse_personalised(messages: object) -> tuple[list[str], list[str]]:
     if not isinstance(messages, list) or not messages:
-        raise HttpError(400, "The messages field must be a non-empty list of {message, to} objects.")
+        raise HttpError(
+            400, "The messages field must be a non-empty list of {message, to} objects."
+        )
 
     phones: list[str] = []
     texts: list[str] = []
@@ -103,7 +105,9 @@ def _require_text(value: object, where: str) -> str:
 def _contact_list(list_id: object, contact_lists: dict[str, list[str]]) -> list[str]:
     phones = contact_lists.get(str(list_id))
     if not phones:
-        raise HttpError(400, f"The list_id {list_id!r} is not a non-empty contact list of this account.")
+        raise HttpError(
+            400, f"The list_id {list_id!r} is not a non-empty contact list of this account."
+        )
     return list(phones)
 
 
@@ -146,9 +150,13 @@ def _parse_schedule(scheduled_for: object, timezone: object) -> float | None:
     try:
         zone = zoneinfo.ZoneInfo(str(timezone)) if timezone else dt.UTC
     except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        raise HttpError(400, f"The timezone {timezone!r} is not a tz database name such as Europe/Nicosia.") from None
+        raise HttpError(
+            400, f"The timezone {timezone!r} is not a tz database name such as Europe/Nicosia."
+        ) from None
     try:
         local = dt.datetime.strptime(str(scheduled_for), SCHEDULE_FORMAT)
     except ValueError:
-        raise HttpError(400, f"The scheduled_for {scheduled_for!r} must be written YYYY-MM-DD HH:MM:SS.") from None
+        raise HttpError(
+            400, f"The scheduled_for {scheduled_for!r} must be written YYYY-MM-DD HH:MM:SS."
+        ) from None
     return local.replace(tzinfo=zone).timestamp()

@@ -30,14 +30,18 @@ def _seconds_list(text: str) -> list[float]:
     try:
         return [float(item) for item in text.split(",") if item.strip()]
     except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a comma-separated list of seconds") from None
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a comma-separated list of seconds"
+        ) from None
 
 
 def _codes(text: str) -> list[int]:
     try:
         return [int(item) for item in text.split(",") if item.strip()]
     except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a comma-separated list of status codes") from None
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a comma-separated list of status codes"
+        ) from None
 
 
 def _mix(text: str) -> dict[str, float]:
@@ -59,38 +63,141 @@ def add_sandbox_options(parser: argparse.ArgumentParser) -> None:
     defaults = SandboxConfig()
     mix = ",".join(f"{status}={weight}" for status, weight in DEFAULT_OUTCOME_MIX.items())
     add = parser.add_argument
-    add("--seed", type=int, help="seed for ids, fates and faults, so runs can be compared (default: random)")
-    add("--balance", type=_balance, default=defaults.starting_balance, help="starting balance in EUR (default: 10000)")
-    add("--rate-limit", type=int, default=defaults.rate_limit, help="requests per second before 429; 0 for none (default: 150)")
-    add("--outcome-mix", type=_mix, default=None, help=f"final statuses of valid numbers, as weights (default: {mix})")
+    add(
+        "--seed",
+        type=int,
+        help="seed for ids, fates and faults, so runs can be compared (default: random)",
+    )
+    add(
+        "--balance",
+        type=_balance,
+        default=defaults.starting_balance,
+        help="starting balance in EUR (default: 10000)",
+    )
+    add(
+        "--rate-limit",
+        type=int,
+        default=defaults.rate_limit,
+        help="requests per second before 429; 0 for none (default: 150)",
+    )
+    add(
+        "--outcome-mix",
+        type=_mix,
+        default=None,
+        help=f"final statuses of valid numbers, as weights (default: {mix})",
+    )
 
     reports = parser.add_argument_group("delivery reports")
-    reports.add_argument("--no-reports", action="store_true", help="send no delivery reports (statuses still change)")
-    reports.add_argument("--callback-url", help="report URL for sends without callback_url (default: none)")
-    reports.add_argument("--webhook-secret", help="sign reports with X-SMSTo-Signature using this secret")
-    reports.add_argument("--sign-reports", action="store_true", help="sign reports with WEBHOOK_SECRET from the settings")
-    reports.add_argument("--report-delay-min", type=float, default=defaults.report_delay_min, help="seconds before each report stage, at least (default: 0.05)")
-    reports.add_argument("--report-delay-max", type=float, default=defaults.report_delay_max, help="seconds before each report stage, at most (default: 0.5)")
-    reports.add_argument("--report-timeout", type=float, default=defaults.report_timeout, help="seconds a receiver has to answer 200 (default: 4)")
+    reports.add_argument(
+        "--no-reports", action="store_true", help="send no delivery reports (statuses still change)"
+    )
+    reports.add_argument(
+        "--callback-url", help="report URL for sends without callback_url (default: none)"
+    )
+    reports.add_argument(
+        "--webhook-secret", help="sign reports with X-SMSTo-Signature using this secret"
+    )
+    reports.add_argument(
+        "--sign-reports",
+        action="store_true",
+        help="sign reports with WEBHOOK_SECRET from the settings",
+    )
+    reports.add_argument(
+        "--report-delay-min",
+        type=float,
+        default=defaults.report_delay_min,
+        help="seconds before each report stage, at least (default: 0.05)",
+    )
+    reports.add_argument(
+        "--report-delay-max",
+        type=float,
+        default=defaults.report_delay_max,
+        help="seconds before each report stage, at most (default: 0.5)",
+    )
+    reports.add_argument(
+        "--report-timeout",
+        type=float,
+        default=defaults.report_timeout,
+        help="seconds a receiver has to answer 200 (default: 4)",
+    )
     schedule = ",".join(f"{delay:g}" for delay in DEFAULT_RETRY_SCHEDULE)
-    reports.add_argument("--report-retry-schedule", type=_seconds_list, default=None, help=f"seconds before each retry of a failed report (default: {schedule})")
-    reports.add_argument("--report-concurrency", type=int, default=defaults.report_concurrency, help="reports in flight at most (default: 32)")
-    reports.add_argument("--duplicate-reports", type=_fraction, default=0.0, help="fraction of reports sent twice (default: 0)")
-    reports.add_argument("--shuffle-reports", action="store_true", help="send each batch's reports in random order, SENT and final mixed")
+    reports.add_argument(
+        "--report-retry-schedule",
+        type=_seconds_list,
+        default=None,
+        help=f"seconds before each retry of a failed report (default: {schedule})",
+    )
+    reports.add_argument(
+        "--report-concurrency",
+        type=int,
+        default=defaults.report_concurrency,
+        help="reports in flight at most (default: 32)",
+    )
+    reports.add_argument(
+        "--duplicate-reports",
+        type=_fraction,
+        default=0.0,
+        help="fraction of reports sent twice (default: 0)",
+    )
+    reports.add_argument(
+        "--shuffle-reports",
+        action="store_true",
+        help="send each batch's reports in random order, SENT and final mixed",
+    )
 
     faults = parser.add_argument_group("fault injection (rates are fractions of requests)")
     fault_defaults = FaultConfig()
-    faults.add_argument("--fault-429-rate", type=_fraction, default=0.0, help="answer 429 to this fraction")
-    faults.add_argument("--fault-429-burst", type=int, default=0, help="answer 429 to the first N requests")
-    faults.add_argument("--fault-5xx-rate", type=_fraction, default=0.0, help="answer a 5xx to this fraction")
-    faults.add_argument("--fault-5xx-codes", type=_codes, default=None, help="5xx codes to draw from (default: 500,502,503)")
-    faults.add_argument("--fault-5xx-applied", action="store_true", help="carry out the request before a 5xx answer")
-    faults.add_argument("--fault-slow-rate", type=_fraction, default=0.0, help="delay the answer to this fraction")
-    faults.add_argument("--fault-slow-seconds", type=float, default=fault_defaults.slow_seconds, help="delay of a slow answer (default: 1)")
-    faults.add_argument("--fault-timeout-rate", type=_fraction, default=0.0, help="carry out, then answer after --fault-timeout-seconds")
-    faults.add_argument("--fault-timeout-seconds", type=float, default=fault_defaults.timeout_seconds, help="wait before a timed-out answer (default: 35)")
-    faults.add_argument("--fault-drop-rate", type=_fraction, default=0.0, help="carry out, then close the connection without answer")
-    faults.add_argument("--fault-scope", choices=SCOPES, default=fault_defaults.scope, help="endpoints hit: send (POST /sms/send) or all")
+    faults.add_argument(
+        "--fault-429-rate", type=_fraction, default=0.0, help="answer 429 to this fraction"
+    )
+    faults.add_argument(
+        "--fault-429-burst", type=int, default=0, help="answer 429 to the first N requests"
+    )
+    faults.add_argument(
+        "--fault-5xx-rate", type=_fraction, default=0.0, help="answer a 5xx to this fraction"
+    )
+    faults.add_argument(
+        "--fault-5xx-codes",
+        type=_codes,
+        default=None,
+        help="5xx codes to draw from (default: 500,502,503)",
+    )
+    faults.add_argument(
+        "--fault-5xx-applied", action="store_true", help="carry out the request before a 5xx answer"
+    )
+    faults.add_argument(
+        "--fault-slow-rate", type=_fraction, default=0.0, help="delay the answer to this fraction"
+    )
+    faults.add_argument(
+        "--fault-slow-seconds",
+        type=float,
+        default=fault_defaults.slow_seconds,
+        help="delay of a slow answer (default: 1)",
+    )
+    faults.add_argument(
+        "--fault-timeout-rate",
+        type=_fraction,
+        default=0.0,
+        help="carry out, then answer after --fault-timeout-seconds",
+    )
+    faults.add_argument(
+        "--fault-timeout-seconds",
+        type=float,
+        default=fault_defaults.timeout_seconds,
+        help="wait before a timed-out answer (default: 35)",
+    )
+    faults.add_argument(
+        "--fault-drop-rate",
+        type=_fraction,
+        default=0.0,
+        help="carry out, then close the connection without answer",
+    )
+    faults.add_argument(
+        "--fault-scope",
+        choices=SCOPES,
+        default=fault_defaults.scope,
+        help="endpoints hit: send (POST /sms/send) or all",
+    )
 
 
 def config_from_args(args: argparse.Namespace) -> SandboxConfig:
@@ -139,7 +246,9 @@ def _settings_secret(wanted: bool) -> str | None:
 
     secret = get_settings().webhook_secret
     if secret is None:
-        raise SystemExit("--sign-reports needs WEBHOOK_SECRET to be set; set it or pass --webhook-secret.")
+        raise SystemExit(
+            "--sign-reports needs WEBHOOK_SECRET to be set; set it or pass --webhook-secret."
+        )
     return secret.get_secret_value()
 
 

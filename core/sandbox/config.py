@@ -102,7 +102,9 @@ def validate_outcome_mix(mix: dict[str, float]) -> None:
         raise ValueError("The outcome mix is empty; give weights such as DELIVERED=0.9,FAILED=0.1.")
     for status, weight in mix.items():
         if status not in FINAL:
-            raise ValueError(f"Outcome {status!r} is not a final status; use {', '.join(sorted(FINAL))}.")
+            raise ValueError(
+                f"Outcome {status!r} is not a final status; use {', '.join(sorted(FINAL))}."
+            )
         if not isinstance(weight, (int, float)) or isinstance(weight, bool) or weight < 0:
             raise ValueError(f"Outcome {status} has weight {weight!r}; give a number of 0 or more.")
     if sum(mix.values()) <= 0:
@@ -117,7 +119,9 @@ def parse_outcome_mix(text: str) -> dict[str, float]:
         try:
             mix[status.strip().upper()] = float(weight)
         except ValueError:
-            raise ValueError(f"Outcome {entry!r} is not STATUS=WEIGHT, e.g. DELIVERED=0.9.") from None
+            raise ValueError(
+                f"Outcome {entry!r} is not STATUS=WEIGHT, e.g. DELIVERED=0.9."
+            ) from None
     validate_outcome_mix(mix)
     return mix
 
@@ -139,7 +143,9 @@ def apply_update(config: SandboxConfig, data: dict) -> None:
     unknown = set(data) - set(RUNTIME_FIELDS) - {"faults"}
     if unknown:
         known = ", ".join(sorted(RUNTIME_FIELDS) + ["faults"])
-        raise ValueError(f"Unknown settings {sorted(unknown)}; the settings that can change: {known}.")
+        raise ValueError(
+            f"Unknown settings {sorted(unknown)}; the settings that can change: {known}."
+        )
 
     for name, value in data.items():
         if name == "faults":
@@ -183,6 +189,10 @@ def _normalise(name: str, value: object) -> object:
         return [float(delay) for delay in value]
     if name == "contact_lists":
         return {str(key): [str(phone) for phone in phones] for key, phones in value.items()}
-    if isinstance(value, int) and not isinstance(value, bool) and RUNTIME_FIELDS[name] == (int, float):
+    if (
+        isinstance(value, int)
+        and not isinstance(value, bool)
+        and RUNTIME_FIELDS[name] == (int, float)
+    ):
         return float(value)
     return value

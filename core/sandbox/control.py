@@ -93,7 +93,9 @@ class ControlApi:
 
         if balance is not None:
             self._state.ledger.balance = balance
-        log.info("settings changed: %s", sorted(data) + (["balance"] if balance is not None else []))
+        log.info(
+            "settings changed: %s", sorted(data) + (["balance"] if balance is not None else [])
+        )
         return 200, self._state.config.to_dict()
 
     def _reset(self, request: Request) -> tuple[int, dict]:

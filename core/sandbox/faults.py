@@ -47,7 +47,13 @@ class FaultConfig:
 
     def validate(self) -> None:
         """Raise ValueError naming the first field whose value cannot be used."""
-        for name in ("rate_limit_rate", "server_error_rate", "slow_rate", "timeout_rate", "drop_rate"):
+        for name in (
+            "rate_limit_rate",
+            "server_error_rate",
+            "slow_rate",
+            "timeout_rate",
+            "drop_rate",
+        ):
             value = getattr(self, name)
             if not 0.0 <= value <= 1.0:
                 raise ValueError(f"Fault {name} is {value}; give a fraction from 0 to 1.")
@@ -57,9 +63,13 @@ class FaultConfig:
         if self.rate_limit_burst < 0:
             raise ValueError(f"Fault rate_limit_burst is {self.rate_limit_burst}; give 0 or more.")
         if not self.server_error_codes or any(not 500 <= c <= 599 for c in self.server_error_codes):
-            raise ValueError(f"Fault server_error_codes {self.server_error_codes} must be 5xx codes.")
+            raise ValueError(
+                f"Fault server_error_codes {self.server_error_codes} must be 5xx codes."
+            )
         if self.scope not in SCOPES:
-            raise ValueError(f"Fault scope {self.scope!r} is unknown; use one of {', '.join(SCOPES)}.")
+            raise ValueError(
+                f"Fault scope {self.scope!r} is unknown; use one of {', '.join(SCOPES)}."
+            )
 
     def to_dict(self) -> dict:
         return {item.name: getattr(self, item.name) for item in fields(self)}

@@ -38,7 +38,7 @@ _SLICE = 200
 
 @lru_cache(maxsize=512)
 def region_price(region: str) -> Decimal:
-    """Return the price per part of a region; an unknown or non-geographic region costs the default."""
+    """Return the price per part of a region; unknown or non-geographic ones cost the default."""
     try:
         return price_per_part(region)
     except InputError:
@@ -54,7 +54,9 @@ def calling_code_region(phone: str) -> str:
     # Calling codes are prefix-free, so the first length that matches is the code.
     for length in (1, 2, 3):
         digits = text[1 : 1 + length]
-        regions = phonenumbers.COUNTRY_CODE_TO_REGION_CODE.get(int(digits)) if digits.isdigit() else None
+        regions = (
+            phonenumbers.COUNTRY_CODE_TO_REGION_CODE.get(int(digits)) if digits.isdigit() else None
+        )
         if regions:
             return regions[0]
     return UNKNOWN_REGION
@@ -89,7 +91,7 @@ class Processor:
         return self._queue.qsize()
 
     def admit(self, request: SendRequest) -> Batch:
-        """Reserve the estimated cost and record the send; raise HttpError(402) if it is not covered."""
+        """Reserve the estimated cost and record the send; raise HttpError(402) if not covered."""
         ledger = self._state.ledger
         parts = _parts_per_recipient(request)
         estimated = estimate_cost(request.phones, parts)
@@ -106,7 +108,9 @@ class Processor:
         self._queue.put_nowait((ledger, batch))
         return batch
 
-    def _new_batch(self, ledger: Ledger, request: SendRequest, parts: list[int], estimated: Decimal) -> Batch:
+    def _new_batch(
+        self, ledger: Ledger, request: SendRequest, parts: list[int], estimated: Decimal
+    ) -> Batch:
         now = time.time()
         id_base = self._new_id_base(ledger)
         tracking_id = None if request.kind == "single" else str(self._new_uuid())
@@ -143,7 +147,9 @@ class Processor:
                 await self._process(ledger, batch)
                 self._on_processed(ledger, batch)
             except Exception:
-                log.exception("processing batch %s (%s recipients) failed", batch.tracking_id, batch.size)
+                log.exception(
+                    "processing batch %s (%s recipients) failed", batch.tracking_id, batch.size
+                )
 
     async def _process(self, ledger: Ledger, batch: Batch) -> None:
         phones = batch.raw_phones or []
@@ -162,7 +168,9 @@ class Processor:
         batch.raw_phones = None
         batch.processed = True
 
-    def _decide(self, batch: Batch, index: int, phone: str, optouts: set[str], outcomes: list) -> Decimal:
+    def _decide(
+        self, batch: Batch, index: int, phone: str, optouts: set[str], outcomes: list
+    ) -> Decimal:
         """Validate one number, store its E.164 form, region and fate; return what it is billed."""
         valid = validate_number(phone)
         if valid is None:
@@ -180,7 +188,11 @@ class Processor:
 
         fate = self._draw_fate(digits, outcomes)
         batch.fates[index] = CODE[fate]
-        return Decimal(0) if fate in ("REJECTED", "UNSUBSCRIBED") else batch.parts[index] * region_price(region)
+        return (
+            Decimal(0)
+            if fate in ("REJECTED", "UNSUBSCRIBED")
+            else batch.parts[index] * region_price(region)
+        )
 
     def _draw_fate(self, digits: int, outcomes: list[tuple[float, str]]) -> str:
         digest = hashlib.blake2b(str(digits).encode(), digest_size=8, key=self._fate_key).digest()
@@ -197,7 +209,9 @@ def estimate_cost(phones: list[str], parts: list[int]) -> Decimal:
     for phone, count in zip(phones, parts, strict=True):
         region = calling_code_region(phone)
         parts_by_region[region] = parts_by_region.get(region, 0) + count
-    return sum((region_price(region) * count for region, count in parts_by_region.items()), Decimal(0))
+    return sum(
+        (region_price(region) * count for region, count in parts_by_region.items()), Decimal(0)
+    )
 
 
 def _parts_per_recipient(request: SendRequest) -> list[int]:

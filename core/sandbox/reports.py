@@ -20,6 +20,7 @@ import logging
 import random
 import time
 from dataclasses import dataclass
+from decimal import Decimal
 from urllib.parse import urlencode
 
 import httpx
@@ -60,7 +61,7 @@ def signature_header(secret: str, body: bytes, timestamp: int) -> str:
 
 def report_body(batch: Batch, index: int, code: int) -> bytes:
     """Encode a report as SMS.to does: form fields, all strings, the phone's + as %2B."""
-    price = batch.price(index, region_price) if code not in _NOT_SUBMITTED else 0
+    price = batch.price(index, region_price) if code not in _NOT_SUBMITTED else Decimal(0)
     fields = [
         ("trackingId", batch.tracking_id),
         ("messageId", batch.message_id(index)),
@@ -160,26 +161,40 @@ class ReportSender:
             return
         if kind == FIRST:
             batch.sent_at = time.time()
-        await self._run_stage(batch, kind, generation)
+        posts = await self._run_stage(batch, kind, generation)
         if kind == FIRST:
-            self._push(self._delay(), FINAL, (batch, generation))
+            self._track(asyncio.create_task(self._schedule_final(batch, generation, posts)))
         else:
             batch.finished = True
 
-    async def _run_stage(self, batch: Batch, kind: str, generation: int) -> None:
+    async def _schedule_final(
+        self, batch: Batch, generation: int, posts: list[asyncio.Task]
+    ) -> None:
+        # The final stage starts once every SENT report got its first answer, so that a receiver
+        # sees SENT first (a SENT report that is retried may still come later, as at SMS.to).
+        if posts:
+            await asyncio.wait(posts)
+        self._push(self._delay(), FINAL, (batch, generation))
+
+    async def _run_stage(self, batch: Batch, kind: str, generation: int) -> list[asyncio.Task]:
+        """Record each status of the stage and start its reports; return the POST tasks."""
+        posts: list[asyncio.Task] = []
         for position, (index, code) in enumerate(self._stage_reports(batch, kind)):
             if position % 200 == 0:
                 await asyncio.sleep(0)
             batch.set_status(index, code)
-            await self._deliver_new(batch, index, code, generation)
+            posts += await self._deliver_new(batch, index, code, generation)
 
         done = min(batch.report_slots, (2 if kind == MERGED else 1) * batch.size)
         batch.report_slots -= done
         self._state.stats.report_slots_ahead -= done
+        return posts
 
     def _stage_reports(self, batch: Batch, kind: str):
         if kind == FIRST:
-            return ((i, fate if fate in _NOT_SUBMITTED else _SENT) for i, fate in enumerate(batch.fates))
+            return (
+                (i, fate if fate in _NOT_SUBMITTED else _SENT) for i, fate in enumerate(batch.fates)
+            )
         if kind == FINAL:
             return ((i, fate) for i, fate in enumerate(batch.fates) if fate not in _NOT_SUBMITTED)
 
@@ -188,29 +203,42 @@ class ReportSender:
         self._random.shuffle(merged)
         return merged
 
-    async def _deliver_new(self, batch: Batch, index: int, code: int, generation: int) -> None:
+    async def _deliver_new(
+        self, batch: Batch, index: int, code: int, generation: int
+    ) -> list[asyncio.Task]:
         config = self._state.config
         if not (config.reports_enabled and batch.callback_url):
-            return
+            return []
 
         copies = 1
         if config.duplicate_fraction and self._random.random() < config.duplicate_fraction:
             copies = 2
             self._state.stats.reports_duplicated += 1
+        posts = []
         for _ in range(copies):
             self._state.stats.reports_in_progress += 1
-            await self._submit(Report(batch, index, code, batch.callback_url, generation))
+            posts.append(
+                await self._submit(Report(batch, index, code, batch.callback_url, generation))
+            )
+        return posts
 
-    async def _submit(self, report: Report) -> None:
+    async def _submit(self, report: Report) -> asyncio.Task:
         # Waiting here, not inside the task, bounds the number of tasks as well as of requests.
         await self._semaphore.acquire()
-        task = asyncio.create_task(self._post_and_settle(report))
+        return self._track(asyncio.create_task(self._post_and_settle(report)))
+
+    def _track(self, task: asyncio.Task) -> asyncio.Task:
+        # The event loop keeps only weak references to tasks, so they are kept here until done.
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+        return task
 
     async def _post_and_settle(self, report: Report) -> None:
         try:
             delivered = await self._post(report)
+        except Exception:
+            log.exception("report for %s could not be sent", report.batch.message_id(report.index))
+            delivered = False
         finally:
             self._semaphore.release()
         if report.generation != self._state.generation:
@@ -246,7 +274,9 @@ class ReportSender:
         body = report_body(report.batch, report.index, report.code)
         headers = {"Content-Type": "application/x-www-form-urlencoded"}
         if config.webhook_secret:
-            headers["X-SMSTo-Signature"] = signature_header(config.webhook_secret, body, int(time.time()))
+            headers["X-SMSTo-Signature"] = signature_header(
+                config.webhook_secret, body, int(time.time())
+            )
 
         self._state.stats.report_attempts += 1
         try:
@@ -258,7 +288,9 @@ class ReportSender:
             return False
 
         if response.status_code != 200:
-            self._log_failure("report to %s answered HTTP %s", _host(report.url), response.status_code)
+            self._log_failure(
+                "report to %s answered HTTP %s", _host(report.url), response.status_code
+            )
             return False
         return True
 

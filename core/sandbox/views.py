@@ -52,7 +52,9 @@ def campaign_view(batch: Batch) -> dict:
         "recipients_count": batch.size,
         "sms_count": sum(batch.parts),
         "estimated_cost": batch.estimated_cost,
-        "client_total_cost": sum((batch.price(i, region_price) for i in range(batch.size)), start=0),
+        "client_total_cost": sum(
+            (batch.price(i, region_price) for i in range(batch.size)), start=0
+        ),
         "delivered_messages": counts["DELIVERED"],
         "failed_messages": sum(counts[STATUSES[code]] for code in _FAILED_CODES),
         "pending_messages": counts["QUEUED"] + counts["SCHEDULED"],
@@ -84,7 +86,9 @@ def list_messages(ledger: Ledger, query: dict[str, str]) -> dict:
     total = 0
     data: list[dict] = []
     for batch in reversed(ledger.batches):
-        if (since is not None and batch.created_at < since) or (until is not None and batch.created_at >= until):
+        if (since is not None and batch.created_at < since) or (
+            until is not None and batch.created_at >= until
+        ):
             continue
         for index in _matching(batch, status, phone):
             if first <= total < first + limit:
@@ -92,7 +96,14 @@ def list_messages(ledger: Ledger, query: dict[str, str]) -> dict:
             total += 1
 
     last_page = max(1, -(-total // limit))
-    return {"success": True, "data": data, "current_page": page, "per_page": limit, "total": total, "last_page": last_page}
+    return {
+        "success": True,
+        "data": data,
+        "current_page": page,
+        "per_page": limit,
+        "total": total,
+        "last_page": last_page,
+    }
 
 
 def _matching(batch: Batch, status: str | None, phone: str | None) -> Iterator[int]:
@@ -136,4 +147,6 @@ def _time_param(query: dict[str, str], name: str, *, end: bool) -> float | None:
         except ValueError:
             continue
         return start + resolution if end else start
-    raise HttpError(400, f"The {name} parameter {value!r} must be YYYY-MM-DD or YYYY-MM-DD HH:MM:SS.")
+    raise HttpError(
+        400, f"The {name} parameter {value!r} must be YYYY-MM-DD or YYYY-MM-DD HH:MM:SS."
+    )

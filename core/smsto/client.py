@@ -36,7 +36,9 @@ class SmsToClient:
         transport: httpx.BaseTransport | None = None,
     ) -> None:
         if not api_key or not api_key.strip():
-            raise InputError("The SMS.to API key is empty; set SMSTO_API_KEY to a key from the SMS.to dashboard.")
+            raise InputError(
+                "The SMS.to API key is empty; set SMSTO_API_KEY to a key from the SMS.to dashboard."
+            )
 
         self._api_url = api_url.rstrip("/")
         self._auth_url = auth_url.rstrip("/")
@@ -119,13 +121,15 @@ class SmsToClient:
         timezone: str | None = None,
         bypass_optout: bool = False,
     ) -> SendResult:
-        """Send one text per recipient, `messages=[{"message", "to"}, ...]`; answers a `campaign_id`."""
+        """Send one text per recipient, `messages=[{"message", "to"}, ...]`; returns campaign_id."""
         options = _send_options(sender_id, callback_url, scheduled_for, timezone, bypass_optout)
         body = {"messages": [{"message": m["message"], "to": m["to"]} for m in messages], **options}
         return self._send(body, f"{len(body['messages'])} personalised messages")
 
     def _send(self, body: dict, description: str) -> SendResult:
-        response, parsed = self._request("POST", self._api_url + "/sms/send", body=body, is_send=True)
+        response, parsed = self._request(
+            "POST", self._api_url + "/sms/send", body=body, is_send=True
+        )
         result = _send_result(response, parsed)
         log.info("SMS.to queued %s as %s %s", description, result.id_kind, result.provider_id)
         return result
@@ -141,7 +145,9 @@ class SmsToClient:
         sender_id: str | None = None,
     ) -> Estimate:
         """Ask SMS.to what a send would cost: give `message` and `to`, or `messages`."""
-        body: dict = {"messages": messages} if messages is not None else {"message": message, "to": to}
+        body: dict = (
+            {"messages": messages} if messages is not None else {"message": message, "to": to}
+        )
         if sender_id is not None:
             body["sender_id"] = sender_id
 
@@ -160,7 +166,9 @@ class SmsToClient:
         """Return the account balance, read from the auth host."""
         response, parsed = self._request("GET", self._auth_url + "/api/balance")
         amount = responses.required_field(parsed, "balance", response)
-        return Balance(balance=parse_money(amount), currency=str(parsed.get("currency") or "EUR"), raw=parsed)
+        return Balance(
+            balance=parse_money(amount), currency=str(parsed.get("currency") or "EUR"), raw=parsed
+        )
 
     def get_message(self, message_id: str) -> dict:
         """Return one message as SMS.to describes it (`status`, `client_cost`, ...)."""
@@ -231,7 +239,8 @@ class SmsToClient:
                 responses.provider_message(response, parsed),
                 detail=(
                     f"SMS.to answered HTTP {response.status_code} with success false "
-                    f"({parsed.get('message')!r}): the request was not carried out; check it and retry."
+                    f"({parsed.get('message')!r}): the request was not carried out; "
+                    "check it and retry."
                 ),
             )
         return response, parsed
@@ -266,7 +275,8 @@ def _send_result(response: httpx.Response, parsed: dict) -> SendResult:
             responses.provider_message(response, parsed),
             detail=(
                 f"SMS.to answered HTTP {response.status_code} without a message_id or campaign_id, "
-                f"so the send may be queued but cannot be tracked: {errors.DeliveryUncertainError.advice}."
+                "so the send may be queued but cannot be tracked: "
+                f"{errors.DeliveryUncertainError.advice}."
             ),
         )
     return SendResult(

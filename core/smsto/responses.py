@@ -50,7 +50,9 @@ def read_json(response: httpx.Response) -> dict | None:
     return body if isinstance(body, dict) else None
 
 
-def error_for_status(response: httpx.Response, body: dict | None, *, is_send: bool) -> errors.SmsToError:
+def error_for_status(
+    response: httpx.Response, body: dict | None, *, is_send: bool
+) -> errors.SmsToError:
     """Build the exception for an answer that is not a 2xx."""
     status = response.status_code
     message = provider_message(response, body)
