@@ -8,7 +8,6 @@ import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
-from decimal import Decimal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import pandas as pd
@@ -159,29 +158,6 @@ def missing_value_lines(preview: RowsPreview, accepted: pd.DataFrame) -> pd.Data
         }
     )
     return table.reset_index(drop=True)
-
-
-@dataclass(frozen=True)
-class RewriteSavings:
-    """Parts and cost the rewrite saves over the whole campaign, or per message without a list."""
-
-    parts: int
-    cost: Decimal
-    recipients: int
-
-
-def rewrite_savings(
-    suggestion: RewriteSuggestion,
-    current: RowsPreview | None,
-    accepted: pd.DataFrame | None,
-    region: str,
-) -> RewriteSavings:
-    if current is None or accepted is None or accepted.empty:
-        return RewriteSavings(suggestion.parts_saved, suggestion.cost_saved or Decimal(0), 1)
-    rewritten = preview_campaign(suggestion.text, accepted, region=region)
-    return RewriteSavings(
-        current.parts - rewritten.parts, current.cost - rewritten.cost, current.recipients
-    )
 
 
 def check_sender_id(value: str) -> tuple[str | None, str | None]:

@@ -9,6 +9,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from core.campaign_stats import iter_recipients
+from core.importing import neutralise_cell
 from dashboard.tables import RECIPIENT_COLUMNS, recipients_frame
 
 log = logging.getLogger(__name__)
@@ -22,8 +23,6 @@ def recipients_csv(engine: Engine, *, campaign_id: int, full_phone: bool) -> byt
     Phones are masked unless `full_phone` is set. Rows are read in batches, so only the CSV text
     grows with the campaign, never a list of row objects.
     """
-    from core.importing import neutralise_cell  # TODO: confirm the name once core.importing lands
-
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow(RECIPIENT_COLUMNS)
@@ -33,19 +32,19 @@ def recipients_csv(engine: Engine, *, campaign_id: int, full_phone: bool) -> byt
         for recipient in iter_recipients(session, campaign_id=campaign_id, batch_size=_BATCH):
             batch.append(recipient)
             if len(batch) == _BATCH:
-                _write_rows(writer, batch, full_phone, neutralise_cell)
+                _write_rows(writer, batch, full_phone)
                 batch = []
-        _write_rows(writer, batch, full_phone, neutralise_cell)
+        _write_rows(writer, batch, full_phone)
 
     log.info("exported campaign %s recipients (full phones: %s)", campaign_id, full_phone)
     # A BOM lets spreadsheet programs read the file as UTF-8.
     return ("\ufeff" + buffer.getvalue()).encode("utf-8")
 
 
-def _write_rows(writer, recipients, full_phone: bool, neutralise: Callable[[object], str]) -> None:
+def _write_rows(writer, recipients, full_phone: bool) -> None:
     frame = recipients_frame(recipients, full_phone=full_phone)
     for values in frame.itertuples(index=False):
-        writer.writerow([neutralise(value) for value in values])
+        writer.writerow([neutralise_cell(value) for value in values])
 
 
 def recipients_csv_callback(

@@ -13,7 +13,6 @@ from dashboard.compose import (
     highlight_html,
     missing_value_lines,
     preview_campaign,
-    rewrite_savings,
     sample_preview,
     scheduled_utc,
     totals_table,
@@ -136,18 +135,6 @@ def test_sample_preview_renders_text():
 
     assert list(table["text"]) == ["Hi Anna", "Hi ", "Hi Olaf"]
     assert list(table["cost"]) == ["0.035", "0.035", "0.042"]
-
-
-def test_rewrite_savings_over_whole_campaign():
-    message = "Don’t miss it, {name}! " * 4
-    current = preview_campaign(message, ACCEPTED, region="CY")
-    check = check_message(message, sample_fields={"name": "Anna"}, sample_line=2, region="CY")
-
-    savings = rewrite_savings(check.rewrite, current, ACCEPTED, "CY")
-
-    assert savings.recipients == 2
-    assert savings.parts == 2
-    assert savings.cost == Decimal("0.077")
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,188 @@
+"""Launch sections of the New campaign page: schedule, test send, the launch and what follows it."""
+
+import logging
+from datetime import date, datetime, time, timedelta
+from zoneinfo import available_timezones
+
+import pandas as pd
+import streamlit as st
+
+from core.errors import InputError, LaunchError
+from core.importing import OK, ROW_COLUMNS, ImportResult
+from core.models import Campaign
+from core.preview import RowsPreview
+from dashboard import compose, launch_form
+
+log = logging.getLogger(__name__)
+
+ZONES = sorted(available_timezones())
+# Widgets of the form, forgotten by "Start another campaign".
+FORM_WIDGETS = (
+    "message",
+    "sender_id",
+    "campaign_name",
+    "skip_missing",
+    "schedule",
+    "schedule_day",
+    "schedule_time",
+    "schedule_zone",
+    "test_number",
+)
+_OUTCOME = "launch_outcome"
+
+
+def render_launched(campaign: Campaign) -> None:
+    """Show the campaign this form launched, whether it was this run or an earlier one."""
+    created = st.session_state.pop(_OUTCOME, None) == campaign.id
+    if created:
+        when = (
+            f"scheduled for {campaign.scheduled_for:%Y-%m-%d %H:%M} UTC"
+            if campaign.scheduled_for
+            else "queued; the dispatcher sends it"
+        )
+        st.success(f"Campaign #{campaign.id} {when}: {campaign.recipient_count} recipients.")
+    else:
+        st.info(f"This campaign was already launched as campaign #{campaign.id}.")
+
+    st.page_link(
+        "app_pages/campaign.py",
+        label=f"Open campaign #{campaign.id}",
+        icon=":material/monitoring:",
+        query_params={"id": str(campaign.id)},
+    )
+    st.button(
+        "Start another campaign",
+        key="start_another",
+        on_click=launch_form.start_new_form,
+        args=(FORM_WIDGETS,),
+    )
+
+
+def schedule_picker() -> tuple[tuple[datetime, str] | None, str | None]:
+    """Return ((UTC time, zone), None) when scheduled, (None, None) to send now, or an error."""
+    if not st.checkbox("Schedule for later", key="schedule"):
+        return None, None
+
+    zone_default = st.context.timezone if st.context.timezone in ZONES else "UTC"
+    columns = st.columns(3)
+    today = date.today()
+    day = columns[0].date_input(
+        "Date",
+        value=today + timedelta(days=1),
+        min_value=today - timedelta(days=1),
+        max_value=today + timedelta(days=366),
+        key="schedule_day",
+    )
+    clock = columns[1].time_input("Time", value=time(9, 0), key="schedule_time")
+    zone = columns[2].selectbox(
+        "Time zone", ZONES, index=ZONES.index(zone_default), key="schedule_zone"
+    )
+    try:
+        return (compose.scheduled_utc(day, clock, zone), zone), None
+    except InputError as exc:
+        st.error(str(exc))
+        return None, str(exc)
+
+
+def render_test_send(
+    choices: launch_form.Choices,
+    key: str,
+    rows: pd.DataFrame | None,
+    check: compose.MessageCheck,
+    sender_error: str | None,
+) -> None:
+    """One number, sent as a one-recipient campaign named "Test send" by the dispatcher."""
+    with st.expander("Test send"):
+        number = st.text_input("Test number", key="test_number", placeholder="+357 99 000001")
+        if not st.button("Send a test", key="test_send"):
+            return
+
+        fields = _first_row_fields(rows)
+        problem = check.problem or sender_error
+        if not problem and check.placeholders and fields is None:
+            problem = (
+                "The message has placeholders; upload a list so the test can use its first row."
+            )
+        if not problem and not number.strip():
+            problem = "Type the number to send the test to."
+        if problem:
+            st.error(problem)
+            return
+
+        try:
+            launched = launch_form.send_test(number, choices, key=key, fields=fields)
+        except (InputError, LaunchError) as exc:
+            st.error(str(exc))
+            return
+
+        campaign_id = launched.campaign.id
+        if launched.created:
+            st.success(f"Test queued as campaign #{campaign_id}; the dispatcher sends it.")
+        else:
+            st.info(f"This test was already sent as campaign #{campaign_id}.")
+        st.page_link(
+            "app_pages/campaign.py",
+            label=f"Open campaign #{campaign_id}",
+            query_params={"id": str(campaign_id)},
+        )
+
+
+def _first_row_fields(rows: pd.DataFrame | None) -> dict[str, str] | None:
+    if rows is None:
+        return None
+    accepted = rows[rows["verdict"] == OK]
+    if accepted.empty:
+        return None
+    first = accepted.iloc[0]
+    return {name: str(first[name]) for name in rows.columns if name not in ROW_COLUMNS}
+
+
+def launch_problems(
+    result: ImportResult | None,
+    check: compose.MessageCheck,
+    sender_error: str | None,
+    placeholder_error: str | None,
+    preview: RowsPreview | None,
+    skip_missing: bool,
+    schedule_error: str | None,
+) -> list[str]:
+    """Every reason the launch must be refused, each as a sentence; empty when it may go."""
+    if result is None:
+        return ["Upload a recipient list before launching."]
+
+    problems = [text for text in (check.problem, placeholder_error) if text]
+    if sender_error:
+        problems.append(
+            f"The sender ID is invalid, so the campaign was not launched: {sender_error}"
+        )
+    if preview is not None:
+        if preview.skipped and not skip_missing:
+            problems.append(
+                f"{preview.skipped} rows have no value for a placeholder; fill them in the file, "
+                "or tick 'Skip these rows' to send to the others."
+            )
+        elif preview.recipients == 0:
+            problems.append("No row of the list can be sent; check the import verdicts above.")
+    if schedule_error:
+        problems.append(schedule_error)
+    return problems
+
+
+def launch_or_explain(
+    result: ImportResult | None, choices: launch_form.Choices, key: str, problems: list[str]
+) -> None:
+    """Launch once per launch key, or show why not; a repeat shows the campaign already made."""
+    if problems:
+        for problem in problems:
+            st.error(problem)
+        return
+
+    try:
+        launched = launch_form.launch_import(result, choices, key=key)
+    except (InputError, LaunchError) as exc:
+        st.error(str(exc))
+        return
+
+    if launched.created:
+        st.session_state[_OUTCOME] = launched.campaign.id
+    st.rerun()
