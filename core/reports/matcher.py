@@ -194,16 +194,13 @@ class Matcher:
                 taken, seconds = await self._step()
                 failures = 0
             except OperationalError as error:
-                if not is_lock_error(error):
-                    raise
-                await asyncio.sleep(0.05)  # another process holds the write lock; retry soon
+                if is_lock_error(error):
+                    await asyncio.sleep(0.05)  # another process holds the write lock; retry soon
+                    continue
+                failures = await self._after_failure(failures)
                 continue
             except Exception:  # the task must outlive a failed batch; the next try retries it
-                failures += 1
-                log.exception("matching a batch of reports failed (attempt %d)", failures)
-                discard(self._connection)
-                self._connection = None
-                await asyncio.sleep(min(30.0, 0.5 * 2**failures))
+                failures = await self._after_failure(failures)
                 continue
 
             await self._pace(seconds)
@@ -212,6 +209,14 @@ class Matcher:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self._idle_seconds)
             self._wake.clear()
+
+    async def _after_failure(self, failures: int) -> int:
+        failures += 1
+        log.exception("matching a batch of reports failed (attempt %d); retrying", failures)
+        discard(self._connection)
+        self._connection = None
+        await asyncio.sleep(min(30.0, 0.5 * 2**failures))
+        return failures
 
     async def _step(self) -> tuple[int, float]:
         if self._in_event_loop:
