@@ -1,17 +1,19 @@
 """Launch sections of the New campaign page: schedule, test send, the launch and what follows it."""
 
 import logging
+from collections.abc import Callable
 from datetime import date, datetime, time, timedelta
 from zoneinfo import available_timezones
 
 import pandas as pd
 import streamlit as st
 
+from core.campaigns import LaunchResult
 from core.errors import InputError, LaunchError
-from core.importing import OK, ROW_COLUMNS, ImportResult
 from core.models import Campaign
 from core.preview import RowsPreview
 from dashboard import compose, launch_form
+from dashboard.new_campaign_view import first_row_fields
 
 log = logging.getLogger(__name__)
 
@@ -31,7 +33,7 @@ FORM_WIDGETS = (
 _OUTCOME = "launch_outcome"
 
 
-def render_launched(campaign: Campaign) -> None:
+def render_launched(campaign: Campaign, key_name: str = "launch_key") -> None:
     """Show the campaign this form launched, whether it was this run or an earlier one."""
     created = st.session_state.pop(_OUTCOME, None) == campaign.id
     if created:
@@ -54,7 +56,7 @@ def render_launched(campaign: Campaign) -> None:
         "Start another campaign",
         key="start_another",
         on_click=launch_form.start_new_form,
-        args=(FORM_WIDGETS,),
+        args=(FORM_WIDGETS, key_name),
     )
 
 
@@ -97,7 +99,7 @@ def render_test_send(
         if not st.button("Send a test", key="test_send"):
             return
 
-        fields = _first_row_fields(rows)
+        fields = first_row_fields(rows)
         problem = check.problem or sender_error
         if not problem and check.placeholders and fields is None:
             problem = (
@@ -127,18 +129,8 @@ def render_test_send(
         )
 
 
-def _first_row_fields(rows: pd.DataFrame | None) -> dict[str, str] | None:
-    if rows is None:
-        return None
-    accepted = rows[rows["verdict"] == OK]
-    if accepted.empty:
-        return None
-    first = accepted.iloc[0]
-    return {name: str(first[name]) for name in rows.columns if name not in ROW_COLUMNS}
-
-
 def launch_problems(
-    result: ImportResult | None,
+    rows: pd.DataFrame | None,
     check: compose.MessageCheck,
     sender_error: str | None,
     placeholder_error: str | None,
@@ -147,7 +139,7 @@ def launch_problems(
     schedule_error: str | None,
 ) -> list[str]:
     """Every reason the launch must be refused, each as a sentence; empty when it may go."""
-    if result is None:
+    if rows is None:
         return ["Upload a recipient list before launching."]
 
     problems = [text for text in (check.problem, placeholder_error) if text]
@@ -168,17 +160,15 @@ def launch_problems(
     return problems
 
 
-def launch_or_explain(
-    result: ImportResult | None, choices: launch_form.Choices, key: str, problems: list[str]
-) -> None:
-    """Launch once per launch key, or show why not; a repeat shows the campaign already made."""
+def launch_or_explain(launch: Callable[[], LaunchResult], problems: list[str]) -> None:
+    """Call `launch` unless there are problems to show; a repeat shows the campaign already made."""
     if problems:
         for problem in problems:
             st.error(problem)
         return
 
     try:
-        launched = launch_form.launch_import(result, choices, key=key)
+        launched = launch()
     except (InputError, LaunchError) as exc:
         st.error(str(exc))
         return

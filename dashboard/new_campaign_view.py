@@ -11,6 +11,7 @@ from core.errors import InputError
 from core.importing import (
     MISSING_VALUE,
     OK,
+    ROW_COLUMNS,
     VERDICTS,
     ImportResult,
     check_placeholders,
@@ -96,16 +97,24 @@ def render_sender_check(sender: str | None, error: str | None) -> None:
         st.caption("No sender ID: SMS.to uses the account's default.")
 
 
-def check_typed_message(message: str, result: ImportResult | None, country: str):
+def check_typed_message(message: str, rows: pd.DataFrame | None, country: str):
     """Check the message against the first accepted row of the list, if there is one."""
-    fields, line = None, None
-    if result is not None:
-        accepted = result.rows[result.rows["verdict"] == OK]
-        if not accepted.empty:
-            first = accepted.iloc[0]
-            fields = {name: first[name] for name in result.field_columns}
-            line = int(first["line"])
+    fields = first_row_fields(rows)
+    line = None
+    if fields is not None:
+        line = int(rows[rows["verdict"] == OK]["line"].iloc[0])
     return compose.check_message(message, sample_fields=fields, sample_line=line, region=country)
+
+
+def first_row_fields(rows: pd.DataFrame | None) -> dict[str, str] | None:
+    """The placeholder values of the first accepted row, or None without one."""
+    if rows is None:
+        return None
+    accepted = rows[rows["verdict"] == OK]
+    if accepted.empty:
+        return None
+    first = accepted.iloc[0]
+    return {name: str(first[name]) for name in rows.columns if name not in ROW_COLUMNS}
 
 
 def render_message_check(message: str, check: compose.MessageCheck) -> None:
@@ -130,17 +139,17 @@ def render_message_check(message: str, check: compose.MessageCheck) -> None:
 
 
 def rows_for_message(
-    result: ImportResult | None, check: compose.MessageCheck
+    rows: pd.DataFrame | None, check: compose.MessageCheck
 ) -> tuple[pd.DataFrame | None, str | None]:
-    """The import's rows with `missing_value` verdicts for the message's placeholders."""
-    if result is None:
+    """The list's rows with `missing_value` verdicts for the message's placeholders."""
+    if rows is None:
         return None, None
     if check.problem or not check.placeholders:
-        return result.rows, None
+        return rows, None
     try:
-        return check_placeholders(result.rows, check.placeholders), None
+        return check_placeholders(rows, check.placeholders), None
     except InputError as exc:
-        return result.rows, str(exc)
+        return rows, str(exc)
 
 
 def sendable_rows(rows: pd.DataFrame) -> pd.DataFrame:
@@ -154,10 +163,13 @@ def render_rows_preview(
     country: str,
     check: compose.MessageCheck,
     placeholder_error: str | None,
+    *,
+    show_verdicts: bool = True,
 ) -> RowsPreview | None:
     if rows is None:
         return None
-    render_verdicts(rows)
+    if show_verdicts:
+        render_verdicts(rows)
     if placeholder_error:
         st.error(placeholder_error)
         return None

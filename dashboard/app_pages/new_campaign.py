@@ -22,6 +22,7 @@ upload = st.file_uploader(
 )
 country = view.country_picker(settings().default_country)
 result = view.import_with_column_choice(upload, country)
+imported = result.rows if result else None
 
 message = st.text_area("Message", key="message", height=140, help=view.placeholder_help(result))
 view.render_placeholders(result)
@@ -29,10 +30,10 @@ sender_id = st.text_input("Sender ID", value=settings().smsto_sender_id or "", k
 sender, sender_error = compose.check_sender_id(sender_id)
 view.render_sender_check(sender, sender_error)
 
-check = view.check_typed_message(message, result, country)
+check = view.check_typed_message(message, imported, country)
 view.render_message_check(message, check)
 
-rows, placeholder_error = view.rows_for_message(result, check)
+rows, placeholder_error = view.rows_for_message(imported, check)
 preview = view.render_rows_preview(rows, message, country, check, placeholder_error)
 view.render_rewrite(message, check, rows, country)
 skip_missing = view.render_missing_values(preview, rows)
@@ -53,7 +54,9 @@ choices = launch_form.Choices(
 launch_view.render_test_send(choices, key, rows, check, sender_error)
 
 problems = launch_view.launch_problems(
-    result, check, sender_error, placeholder_error, preview, skip_missing, schedule_error
+    imported, check, sender_error, placeholder_error, preview, skip_missing, schedule_error
 )
 if st.button("Launch campaign", type="primary", key="launch"):
-    launch_view.launch_or_explain(result, choices, key, problems)
+    launch_view.launch_or_explain(
+        lambda: launch_form.launch_import(result, choices, key=key), problems
+    )
