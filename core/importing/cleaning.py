@@ -30,6 +30,7 @@ SCIENTIFIC_PATTERN = r"^[+-]?[0-9]+(?:[.,][0-9]*)?[eE][+-]?[0-9]+$"
 # each a valid number on their own.
 _SPLIT = re.compile(r"\s*(?:[,;/|&\n]|\s(?:or|and)\s)\s*|(?<=[0-9])[ ]+(?=\+)", re.IGNORECASE)
 _SPLIT_TRIGGER = r"[,;/|&\n]|[ ](?:[oO][rR]|[aA][nN][dD])[ ]|[0-9][ ]+\+"
+_SPLIT_TRIGGER_SCALAR = re.compile(_SPLIT_TRIGGER)
 _MIN_DIGITS_PER_PART = 3
 
 # Tells whether a compact value is a valid phone number; supplied by the caller, which knows the region.
@@ -110,6 +111,8 @@ def precheck(cell: str, is_number: IsNumber) -> Precheck:
 
 def several_numbers(spaced: str, is_number: IsNumber) -> list[str]:
     """Return the valid numbers among the parts of a cell when there are two or more, else []."""
+    if not _SPLIT_TRIGGER_SCALAR.search(spaced):
+        return []
     parts = [part.strip() for part in _SPLIT.split(spaced) if part and part.strip()]
     if len(parts) < 2:
         return []

@@ -17,6 +17,7 @@ log = logging.getLogger(__name__)
 _SHOWN_REJECTS = 20
 _DELIMITER_NAMES = {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}
 
+
 def import_command(args: argparse.Namespace) -> int:
     """Run `smsto-console import`; InputError reaches the CLI's handler, which exits with 2."""
     from core.settings import get_settings

@@ -15,7 +15,7 @@ region and calling code, using the metadata tables of `rules.py`:
 
 Values outside what the steps model are marked unsure and go to `phones.classify_compact`, one
 phonenumbers call per distinct value: cells with characters other than digits, "+" and
-`-./()`; a "+" with an unknown calling code (phonenumbers then retries without the "+"); and
+`-./()`, and
 national prefixes of regions whose transform rule has a group that can match nothing (none
 in phonenumbers 9.0).
 """
@@ -53,6 +53,17 @@ _KEEP_UNSTRIPPED = (
 )
 
 
+def _lookup(codes: dict[int, str]) -> np.ndarray:
+    table = np.full(max(codes) + 1, "", dtype=object)
+    for value, name in codes.items():
+        table[value] = name
+    return table
+
+
+_TYPE_NAMES = _lookup(TYPE_CODES)
+_LENGTH_NAMES = _lookup(LENGTH_CODES)
+
+
 @dataclass
 class FastResult:
     """Per-row outcome of the fast path; rows with `unsure` set carry no outcome."""
@@ -80,28 +91,29 @@ def classify_digits(digits: pa.Array, plus: np.ndarray, default_region: str) -> 
     home = rules_for(country_code_for_region(default_region), default_region)
     positions = np.arange(len(digits))
 
-    _international(result, positions[plus], digits.filter(pa.array(plus)), via_idd=False)
-    national_positions = positions[~plus]
-    national_digits = digits.filter(pa.array(~plus))
-
-    if home.idd_pattern:
-        match = pc.extract_regex(national_digits, home.idd_pattern)
-        rest = pc.struct_field(match, "rest")
-        # A 0 right after the IDD means the IDD was not one, since no calling code starts with 0.
-        is_idd = _bool(pc.is_valid(match)) & ~_bool(pc.starts_with(rest, "0"))
-        _international(
-            result, national_positions[is_idd], rest.filter(pa.array(is_idd)), via_idd=True
-        )
-        national_positions = national_positions[~is_idd]
-        national_digits = national_digits.filter(pa.array(~is_idd))
-
-    _national(result, national_positions, national_digits, home)
+    retry = _international(result, positions[plus], digits.filter(pa.array(plus)), via_idd=False)
+    _without_plus(result, positions[~plus], digits.filter(pa.array(~plus)), home, retry=False)
+    # phonenumbers reads a "+" number with an unknown calling code again without the "+", and
+    # accepts it only if it then finds a calling code (after an IDD or the home calling code).
+    _without_plus(result, *retry, home, retry=True)
     return result
 
 
-def _international(
-    result: FastResult, positions: np.ndarray, digits: pa.Array, *, via_idd: bool
+def _without_plus(
+    result: FastResult, positions: np.ndarray, digits: pa.Array, home: RegionRules, *, retry: bool
 ) -> None:
+    if home.idd_pattern and len(digits):
+        match = pc.extract_regex(digits, home.idd_pattern)
+        rest = pc.struct_field(match, "rest")
+        # A 0 right after the IDD means the IDD was not one, since no calling code starts with 0.
+        is_idd = _bool(pc.is_valid(match)) & ~_bool(pc.starts_with(rest, "0"))
+        _international(result, positions[is_idd], rest.filter(pa.array(is_idd)), via_idd=True)
+        positions, digits = positions[~is_idd], digits.filter(pa.array(~is_idd))
+    _national(result, positions, digits, home, retry=retry)
+
+
+def _international(result: FastResult, positions: np.ndarray, digits: pa.Array, *, via_idd: bool):
+    """Classify numbers after their "+" or IDD; return the "+" numbers phonenumbers reads again."""
     lengths = _lengths(digits)
     too_short = lengths <= _MIN_NATIONAL_LENGTH
     result.code[positions[too_short]] = "too_short"
@@ -117,9 +129,6 @@ def _international(
     unknown = codes == 0
     if via_idd:
         result.code[positions[unknown]] = "invalid_country_code"
-    else:
-        # phonenumbers retries such a number without its "+", as a national one.
-        result.unsure[positions[unknown]] = True
 
     for code in np.unique(codes[~unknown]):
         rows = codes == code
@@ -128,10 +137,11 @@ def _international(
         )
         rules = rules_for(int(code), main_region(int(code)))
         _finish(result, positions[rows], national, int(code), rules)
+    return positions[unknown], digits.filter(pa.array(unknown))
 
 
 def _national(
-    result: FastResult, positions: np.ndarray, digits: pa.Array, home: RegionRules
+    result: FastResult, positions: np.ndarray, digits: pa.Array, home: RegionRules, *, retry: bool
 ) -> None:
     prefix = str(home.country_code)
     starts = _bool(pc.starts_with(digits, prefix))
@@ -157,7 +167,10 @@ def _national(
 
     as_is = np.ones(len(digits), dtype=bool)
     as_is[np.flatnonzero(starts)[better | unsure]] = False
-    _finish(result, positions[as_is], digits.filter(pa.array(as_is)), home.country_code, home)
+    if retry:
+        result.code[positions[as_is]] = "invalid_country_code"
+    else:
+        _finish(result, positions[as_is], digits.filter(pa.array(as_is)), home.country_code, home)
 
 
 def _finish(
@@ -191,7 +204,7 @@ def _validate(result: FastResult, positions: np.ndarray, national: pa.Array, cod
     result.calling_code[positions] = code
 
     valid_positions = positions[valid]
-    result.code[valid_positions] = [TYPE_CODES[number_type] for number_type in types[valid]]
+    result.code[valid_positions] = _TYPE_NAMES[types[valid]]
     result.region[valid_positions] = regions[valid]
     e164 = pc.binary_join_element_wise(f"+{code}", national.filter(pa.array(valid)), "")
     result.e164[valid_positions] = e164.to_numpy(zero_copy_only=False)
@@ -201,7 +214,7 @@ def _validate(result: FastResult, positions: np.ndarray, national: pa.Array, cod
     length_results = main_rules.length_result[
         _lengths(national.filter(pa.array(~valid)), clip=True)
     ]
-    result.code[positions[~valid]] = [LENGTH_CODES[value] for value in length_results]
+    result.code[positions[~valid]] = _LENGTH_NAMES[length_results]
 
 
 def _types_and_regions(national: pa.Array, code: int) -> tuple[np.ndarray, np.ndarray]:

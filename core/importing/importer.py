@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from core.errors import InputError
 from core.importing.columns import ColumnCandidate, choose_phone_column
@@ -139,14 +140,13 @@ def _rows_frame(table: Table, phone: str, verdict, reason_code, reasons, duplica
     data = {
         "line": table.lines.astype(np.int64),
         "raw_phone": _text(table.cells[phone]),
-        "e164": pd.Series(verdicts.e164, dtype="str"),
-        "region": pd.Series(verdicts.region, dtype="str"),
-        "verdict": pd.Series(verdict, dtype="str"),
-        "reason_code": pd.Series(reason_code, dtype="str"),
-        "reason": pd.Series(reasons, dtype="str"),
-        "duplicate_of_line": pd.array(np.where(duplicate_of > 0, duplicate_of, 0), dtype="Int64"),
+        "e164": _text(verdicts.e164),
+        "region": _text(verdicts.region),
+        "verdict": _text(verdict),
+        "reason_code": _text(reason_code),
+        "reason": _text(reasons),
+        "duplicate_of_line": pd.arrays.IntegerArray(duplicate_of, mask=duplicate_of == 0),
     }
-    data["duplicate_of_line"][duplicate_of == 0] = pd.NA
 
     field_names = []
     for column in table.columns:
@@ -154,15 +154,11 @@ def _rows_frame(table: Table, phone: str, verdict, reason_code, reasons, duplica
             continue
         name = f"file_{column}" if column in ROW_COLUMNS else column
         field_names.append(name)
-        data[name] = _text(pc_trim(table.cells[column]))
+        data[name] = _text(pc.utf8_trim_whitespace(pc.fill_null(table.cells[column], "")))
     return field_names, pd.DataFrame(data)
 
 
-def pc_trim(column: pa.Array) -> pa.Array:
-    import pyarrow.compute as pc
-
-    return pc.utf8_trim_whitespace(pc.fill_null(column, ""))
-
-
-def _text(column: pa.Array) -> pd.Series:
-    return column.to_pandas().astype("str")
+def _text(values) -> pd.Series:
+    if not isinstance(values, pa.Array):
+        values = pa.array(values, type=pa.string(), from_pandas=True)
+    return values.to_pandas().astype("str")

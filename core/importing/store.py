@@ -1,8 +1,8 @@
 """Stored recipient lists: writing an import as a RecipientList with its ListRow rows, and
 reading lists back for the dashboard and a launch.
 
-Rows are written with one executemany per batch of `_BATCH` rows through the DBAPI cursor,
-never as ORM objects (a million ORM rows take minutes). The placeholder fields of a row are
+Rows are written with multi-row INSERT statements through the session's DBAPI cursor, never as
+ORM objects (a million ORM rows take minutes). The placeholder fields of a row are
 stored as a JSON object in `fields_json`, built column-wise.
 """
 
@@ -26,6 +26,7 @@ from core.models import ListRow, RecipientList, Suppression
 log = logging.getLogger(__name__)
 
 _BATCH = 50_000
+_ROWS_PER_STATEMENT = 90
 _INSERT_COLUMNS = ("list_id", *ROW_COLUMNS, "fields_json")
 _PLACEHOLDER = {"qmark": "?", "format": "%s", "pyformat": "%s"}
 
@@ -73,79 +74,111 @@ def _insert_rows(
     if count == 0:
         return
 
-    values = [
-        [list_id] * count,
-        rows["line"].astype("int64").tolist(),
-        _strings(rows["raw_phone"]),
-        _strings(rows["e164"]),
-        _strings(rows["region"]),
-        _strings(rows["verdict"]),
-        _strings(rows["reason_code"]),
-        _strings(rows["reason"]),
-        rows["duplicate_of_line"]
-        .astype(object)
-        .where(rows["duplicate_of_line"].notna(), None)
-        .tolist(),
+    # Columns stay Arrow arrays; only one batch at a time becomes Python objects, which bounds
+    # the memory a million rows need.
+    columns = [
+        pa.array(np.full(count, list_id, dtype=np.int64)).dictionary_encode(),
+        pa.array(rows["line"].to_numpy(dtype=np.int64)),
+        _arrow_strings(rows["raw_phone"]),
+        _arrow_strings(rows["e164"]),
+        _arrow_strings(rows["region"]).dictionary_encode(),
+        _arrow_strings(rows["verdict"]).dictionary_encode(),
+        _arrow_strings(rows["reason_code"]).dictionary_encode(),
+        _arrow_strings(rows["reason"]),
+        pa.array(
+            rows["duplicate_of_line"].to_numpy(dtype="float64", na_value=np.nan), from_pandas=True
+        ).cast(pa.int64()),
         fields_json(rows, field_columns),
     ]
-    records = list(zip(*values))
 
     connection = session.connection()
-    paramstyle = connection.dialect.paramstyle
+    if connection.dialect.paramstyle not in _PLACEHOLDER:
+        _insert_with_core(connection, columns, count)
+        return
+
+    # Multi-row VALUES statements of `_ROWS_PER_STATEMENT` rows cost a quarter less than one
+    # executemany row by row; 90 rows of 10 values stay under SQLite's oldest limit of 999.
+    cursor = connection.connection.cursor()
+    mark = _PLACEHOLDER[connection.dialect.paramstyle]
+    width = len(columns)
+    try:
+        for start in range(0, count, _BATCH):
+            size = min(_BATCH, count - start)
+            values = _flat_values(columns, start, size)
+            full = size - size % _ROWS_PER_STATEMENT
+            statement = _insert_statement(mark, _ROWS_PER_STATEMENT)
+            for offset in range(0, full * width, _ROWS_PER_STATEMENT * width):
+                cursor.execute(statement, values[offset : offset + _ROWS_PER_STATEMENT * width])
+            if full < size:
+                cursor.execute(_insert_statement(mark, size - full), values[full * width :])
+    finally:
+        cursor.close()
+
+
+def _flat_values(columns: list[pa.Array], start: int, size: int) -> list:
+    """Return rows start..start+size as one flat list of Python values, row after row."""
+    values: list = [None] * (size * len(columns))
+    for index, column in enumerate(columns):
+        values[index :: len(columns)] = _python_values(column.slice(start, size))
+    return values
+
+
+def _python_values(column: pa.Array) -> list:
+    if isinstance(column, pa.DictionaryArray):
+        # Few distinct values: convert each once and reuse the objects.
+        distinct = np.array(column.dictionary.to_pylist() + [None], dtype=object)
+        indices = column.indices.to_numpy(zero_copy_only=False)
+        indices = np.where(
+            column.is_null().to_numpy(zero_copy_only=False), len(distinct) - 1, indices
+        )
+        return distinct[indices.astype(np.int64)].tolist()
+    return column.to_pylist()
+
+
+def _insert_statement(mark: str, rows: int) -> str:
+    row = "(" + ", ".join([mark] * len(_INSERT_COLUMNS)) + ")"
+    return (
+        f"INSERT INTO {ListRow.__tablename__} ({', '.join(_INSERT_COLUMNS)}) VALUES "
+        + ", ".join([row] * rows)
+    )
+
+
+def _insert_with_core(connection, columns: list[pa.Array], count: int) -> None:
     for start in range(0, count, _BATCH):
-        batch = records[start : start + _BATCH]
-        if paramstyle in _PLACEHOLDER:
-            marks = ", ".join([_PLACEHOLDER[paramstyle]] * len(_INSERT_COLUMNS))
-            statement = f"INSERT INTO {ListRow.__tablename__} ({', '.join(_INSERT_COLUMNS)}) VALUES ({marks})"
-            connection.exec_driver_sql(statement, batch)
-        else:
-            connection.execute(
-                ListRow.__table__.insert(), [dict(zip(_INSERT_COLUMNS, record)) for record in batch]
-            )
+        batch = zip(*(_python_values(column.slice(start, _BATCH)) for column in columns))
+        connection.execute(
+            ListRow.__table__.insert(), [dict(zip(_INSERT_COLUMNS, record)) for record in batch]
+        )
 
 
-def _strings(column: pd.Series) -> list:
-    return column.astype(object).where(column.notna(), None).tolist()
+def _arrow_strings(column: pd.Series) -> pa.Array:
+    return pa.array(column, type=pa.string(), from_pandas=True)
 
 
-def fields_json(rows: pd.DataFrame, field_columns: list[str]) -> list[str]:
+def fields_json(rows: pd.DataFrame, field_columns: list[str]) -> pa.Array:
     """Return each row's field columns as a JSON object, built with vectorised string kernels."""
     if not field_columns:
-        return ["{}"] * len(rows)
+        return pa.array(["{}"] * len(rows), type=pa.string())
 
     parts: list = []
     for index, name in enumerate(field_columns):
         parts.append(("{" if index == 0 else ",") + json.dumps(name) + ":")
-        parts.append(
-            _json_strings(
-                pa.array(rows[name].astype(object).where(rows[name].notna(), ""), type=pa.string())
-            )
-        )
+        parts.append(_json_strings(pc.fill_null(_arrow_strings(rows[name]), "")))
     parts.append("}")
-    return pc.binary_join_element_wise(*parts, "").to_pylist()
+    return pc.binary_join_element_wise(*parts, "")
 
 
 def _json_strings(values: pa.Array) -> pa.Array:
-    escaped = values
-    for char, replacement in (
-        ("\\", "\\\\"),
-        ('"', '\\"'),
-        ("\n", "\\n"),
-        ("\r", "\\r"),
-        ("\t", "\\t"),
-    ):
-        escaped = pc.replace_substring(escaped, char, replacement)
-    quoted = pc.binary_join_element_wise('"', escaped, '"', "")
+    quoted = pc.binary_join_element_wise('"', values, '"', "")
 
-    # Other control characters need \\u escapes; they are rare, so json.dumps handles those rows.
-    rare = pc.match_substring_regex(values, r"[\x00-\x08\x0b\x0c\x0e-\x1f]").to_numpy(
-        zero_copy_only=False
-    )
-    if not rare.any():
+    # Quotes, backslashes and control characters need escapes; they are rare, so json.dumps
+    # writes those rows.
+    special = pc.match_substring_regex(values, r'["\\\x00-\x1f]').to_numpy(zero_copy_only=False)
+    if not special.any():
         return quoted
     texts = quoted.to_numpy(zero_copy_only=False).astype(object)
-    for row in np.flatnonzero(rare):
-        texts[row] = json.dumps(values[row].as_py())
+    for row in np.flatnonzero(special):
+        texts[row] = json.dumps(values[row].as_py(), ensure_ascii=False)
     return pa.array(texts, type=pa.string())
 
 

@@ -59,7 +59,11 @@ def assign_verdicts(
         ok &= ~hit
 
     kept = np.flatnonzero(ok)
-    codes, _ = pd.factorize(e164[kept])
+    codes = (
+        pa.array(e164[kept], type=pa.string())
+        .dictionary_encode()
+        .indices.to_numpy(zero_copy_only=False)
+    )
     _, first = np.unique(codes, return_index=True)
     first_of_row = first[codes]
     repeated = first_of_row != np.arange(len(kept))
@@ -78,11 +82,29 @@ def reason_sentences(
 ) -> np.ndarray:
     """Return the operator sentence of every row ("" for accepted rows)."""
     sentences = np.full(len(reason_code), "", dtype=object)
-    for row in np.flatnonzero(reason_code != ""):
-        code = reason_code[row]
-        text = str(duplicate_of[row]) if code == DUPLICATE else detail[row]
-        number = describe_number(int(calling_code[row]), default_region)
-        sentences[row] = reason_sentence(code, number=number, detail=text)
+    duplicates = reason_code == DUPLICATE
+    if duplicates.any():
+        lines = pc.cast(pa.array(duplicate_of[duplicates]), pa.string())
+        before, after = reason_sentence(DUPLICATE, detail="\0").split("\0")
+        sentences[duplicates] = pc.binary_join_element_wise(before, lines, after, "").to_numpy(
+            zero_copy_only=False
+        )
+
+    # Other reasons repeat: build each distinct sentence once.
+    rows = np.flatnonzero((reason_code != "") & ~duplicates)
+    keys = pd.DataFrame(
+        {"code": reason_code[rows], "detail": detail[rows], "calling": calling_code[rows]}
+    )
+    group_ids, distinct = pd.factorize(pd.MultiIndex.from_frame(keys))
+    texts = np.array(
+        [
+            reason_sentence(code, number=describe_number(int(calling), default_region), detail=text)
+            for code, text, calling in distinct
+        ]
+        + [""],
+        dtype=object,
+    )
+    sentences[rows] = texts[group_ids]
     return sentences
 
 
