@@ -11,7 +11,8 @@ import pytest
 from sqlalchemy import select
 
 from core.campaigns import LaunchRequest, RecipientInput, launch_campaign
-from core.dispatch import Dispatcher
+from core.dispatch import Dispatcher, reconcile
+from core.dispatch.ratelimit import SharedRateLimiter
 from core.dispatch.sender import RetryPolicy
 from core.models import Campaign, Chunk, Recipient
 from core.settings import Settings
@@ -71,6 +72,16 @@ def client_factory(settings: Settings, *, timeout: float = 10.0):
 def make_dispatcher(engine, settings: Settings, *, timeout: float = 10.0, **options) -> Dispatcher:
     options = {"retry": QUICK_RETRY, "poll_interval": 0.05, "concurrency": 2} | options
     return Dispatcher(engine, settings, client_factory(settings, timeout=timeout), **options)
+
+
+def reconcile_with_lookups(engine, sandbox, *, limit: int = 150) -> list[int]:
+    """Run one pass of lookups for due uncertain chunks, as a dispatcher's maintenance does."""
+    client = client_factory(make_settings(sandbox))()
+    limiter = SharedRateLimiter(engine, limit=limit)
+    try:
+        return reconcile.reconcile_from_lookups(engine, client=client, limiter=limiter)
+    finally:
+        client.close()
 
 
 def launch(

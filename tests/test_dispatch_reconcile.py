@@ -12,7 +12,6 @@ from core.dispatch import controls, outcomes, reconcile, states
 from core.dispatch.claim import claim_next_chunk
 from core.dispatch.clock import utc_now
 from core.dispatch.planner import plan_campaign
-from core.dispatch.ratelimit import SharedRateLimiter
 from core.errors import InputError
 from core.models import Chunk, DeliveryReport, InboundReport
 from tests.dispatch_support import (
@@ -28,6 +27,7 @@ from tests.dispatch_support import (
     quiet_sandbox_process,
     recipient_statuses,
     recipients,
+    reconcile_with_lookups,
     sandbox,
 )
 
@@ -150,16 +150,6 @@ def _due_now(engine) -> None:
         )
 
 
-def _reconcile_with_lookups(engine, sandbox) -> list[int]:
-    settings = make_settings(sandbox)
-    client = client_factory(settings)()
-    limiter = SharedRateLimiter(engine, limit=150)
-    try:
-        return reconcile.reconcile_from_lookups(engine, client=client, limiter=limiter)
-    finally:
-        client.close()
-
-
 @pytest.mark.parametrize(
     ("count", "id_field"), [(5, "provider_campaign_id"), (1, "provider_message_id")]
 )
@@ -170,7 +160,7 @@ def test_reconcile_lookup_adopts_sent_chunk(engine, sandbox, count, id_field):
     make_dispatcher(engine, make_settings(sandbox)).run_once(timeout=30)
     _due_now(engine)
 
-    settled = _reconcile_with_lookups(engine, sandbox)
+    settled = reconcile_with_lookups(engine, sandbox)
 
     entries = sandbox.ledger()
     expected = entries[0]["message_id"] if count == 1 else entries[0]["tracking_id"]
@@ -186,7 +176,7 @@ def test_reconcile_lookup_finds_nothing_for_unsent_chunk(engine, sandbox):
     campaign_id = _uncertain_campaign(engine, phones(3))
     _due_now(engine)
 
-    settled = _reconcile_with_lookups(engine, sandbox)
+    settled = reconcile_with_lookups(engine, sandbox)
 
     (chunk,) = chunks(engine, campaign_id)
     assert settled == []
@@ -206,7 +196,7 @@ def test_reconcile_lookup_ignores_message_of_another_chunk(engine, sandbox):
     later = _uncertain_campaign(engine, numbers, key="later")
     _due_now(engine)
 
-    settled = _reconcile_with_lookups(engine, sandbox)
+    settled = reconcile_with_lookups(engine, sandbox)
 
     assert settled == []
     assert chunk_states(engine, earlier) == {states.ACCEPTED: 1}

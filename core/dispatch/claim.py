@@ -13,7 +13,7 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import exists, or_, select, update
 from sqlalchemy.engine import Connection, Engine
 
 from core.dispatch import states
@@ -108,15 +108,13 @@ def _claim_locking(connection: Connection, owner: str, now: datetime):
     return connection.execute(_mark_sending(chunk_id, owner, now)).first()
 
 
-def count_claimable(
-    engine: Engine, *, now: datetime | None = None, include_backing_off: bool = False
-) -> int:
-    """Count queued chunks of sending campaigns (with `include_backing_off`, also those waiting)."""
+def has_claimable(engine: Engine, *, include_backing_off: bool = False) -> bool:
+    """Whether a sending campaign has a queued chunk (with `include_backing_off`, also waiting ones)."""
     sending_campaigns = select(_campaign.id).where(_campaign.status == states.CAMPAIGN_SENDING)
     conditions = [_chunk.state == states.QUEUED, _chunk.campaign_id.in_(sending_campaigns)]
     if not include_backing_off:
-        now = now or utc_now()
+        now = utc_now()
         conditions.append(or_(_chunk.next_attempt_at.is_(None), _chunk.next_attempt_at <= now))
 
     with engine.connect() as connection:
-        return connection.execute(select(func.count()).where(*conditions)).scalar_one()
+        return bool(connection.execute(select(exists().where(*conditions))).scalar())

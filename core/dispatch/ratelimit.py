@@ -16,6 +16,7 @@ import logging
 import random
 import threading
 import time
+from dataclasses import dataclass
 
 from sqlalchemy import func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -31,6 +32,14 @@ _slot = RateSlot.__table__.c
 # How long a slot stays used: one second plus a guard for the time between taking it and the
 # request arriving (a thread switch, a busy event loop on the other side).
 DEFAULT_WINDOW_SECONDS = 1.1
+
+
+@dataclass(frozen=True)
+class Slot:
+    """A request slot taken at `taken_at` (Unix time in seconds)."""
+
+    id: int
+    taken_at: float
 
 
 class RateLimitTimeout(TimeoutError):
@@ -59,8 +68,8 @@ class SharedRateLimiter:
         with self.engine.begin() as connection:
             connection.execute(insert(RateSlot.__table__).on_conflict_do_nothing(), rows)
 
-    def try_acquire(self) -> float | None:
-        """Take a slot now and return its time, or return None when every slot is in use."""
+    def try_acquire(self) -> Slot | None:
+        """Take a slot now, or return None when every slot is in use."""
         now = time.time()
         cutoff = now - self.window
         oldest_free = (
@@ -80,7 +89,18 @@ class SharedRateLimiter:
         )
         with self.engine.begin() as connection:
             taken = connection.execute(statement).scalar_one_or_none()
-        return None if taken is None else now
+        return None if taken is None else Slot(taken, now)
+
+    def release(self, slot: Slot) -> None:
+        """Give back a slot taken for a request that was not made."""
+        # Its previous use was at least a window before `taken_at`, so this frees it no earlier.
+        statement = (
+            update(RateSlot.__table__)
+            .where(_slot.id == slot.id, _slot.used_at == slot.taken_at)
+            .values(used_at=slot.taken_at - self.window)
+        )
+        with self.engine.begin() as connection:
+            connection.execute(statement)
 
     def seconds_until_free(self) -> float:
         """Return how long until the least recently used slot becomes free (0 if one is free)."""
@@ -89,20 +109,19 @@ class SharedRateLimiter:
             oldest = connection.execute(query).scalar_one() or 0.0
         return max(0.0, oldest + self.window - time.time())
 
-    def acquire(self, stop: threading.Event | None = None) -> float:
-        """Block until a slot is taken and return the seconds waited.
+    def acquire(self, stop: threading.Event | None = None) -> Slot:
+        """Block until a slot is taken and return it.
 
         Raises RateLimitTimeout when `stop` is set while waiting.
         """
-        started = time.monotonic()
-        while self.try_acquire() is None:
+        while (slot := self.try_acquire()) is None:
             # A little jitter keeps waiting dispatchers from retrying in lockstep.
-            pause = self.seconds_until_free() + random.uniform(0.0, 0.005)
-            if stop is not None and stop.wait(max(pause, 0.001)):
-                raise RateLimitTimeout("stopped while waiting for a request slot")
+            pause = max(self.seconds_until_free() + random.uniform(0.0, 0.005), 0.001)
             if stop is None:
-                time.sleep(max(pause, 0.001))
-        return time.monotonic() - started
+                time.sleep(pause)
+            elif stop.wait(pause):
+                raise RateLimitTimeout("stopped while waiting for a request slot")
+        return slot
 
     def hold(self, seconds: float) -> None:
         """Keep every slot in use for `seconds`, so that all dispatchers pause (after a 429)."""

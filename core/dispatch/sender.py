@@ -23,7 +23,7 @@ from sqlalchemy.engine import Engine
 from core.dispatch import outcomes, states
 from core.dispatch.batch import Batch, prepare_batch
 from core.dispatch.claim import ClaimedChunk
-from core.dispatch.ratelimit import RateLimitTimeout, SharedRateLimiter
+from core.dispatch.ratelimit import RateLimitTimeout, SharedRateLimiter, Slot
 from core.smsto import errors
 from core.smsto.results import SendResult
 
@@ -57,16 +57,29 @@ class SendContext:
     stop: threading.Event
 
 
-def send_chunk(context: SendContext, client, claimed: ClaimedChunk) -> str:
-    """Send a claimed chunk and record the outcome; return the chunk's new state."""
+# A slot taken longer ago than this is replaced before the request, so that the time a slot
+# records stays within the limiter's guard of the time the request reaches SMS.to.
+SLOT_FRESH_SECONDS = 0.05
+
+
+def send_chunk(
+    context: SendContext, client, claimed: ClaimedChunk, slot: Slot | None = None
+) -> str:
+    """Send a claimed chunk and record the outcome; return the chunk's new state.
+
+    `slot` is a request slot taken just before the claim, so that a dispatcher waiting for the
+    rate limit holds no chunk in `sending` (a crash then would leave it uncertain).
+    """
     try:
         batch = prepare_batch(
             context.engine, claimed=claimed, default_sender_id=context.default_sender_id
         )
         if batch is None:
+            if slot is not None:
+                context.limiter.release(slot)
             return states.SKIPPED
-        # The slot is taken last, right before the request, so its time is the request's time.
-        context.limiter.acquire(context.stop)
+        if slot is None or time.time() - slot.taken_at > SLOT_FRESH_SECONDS:
+            context.limiter.acquire(context.stop)
     except RateLimitTimeout:
         outcomes.record_retry(
             context.engine,

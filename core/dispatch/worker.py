@@ -16,8 +16,8 @@ from datetime import timedelta
 from sqlalchemy.engine import Engine
 
 from core.dispatch import heartbeat, outcomes, planner, reconcile
-from core.dispatch.claim import claim_next_chunk, count_claimable
-from core.dispatch.ratelimit import DEFAULT_WINDOW_SECONDS, SharedRateLimiter
+from core.dispatch.claim import claim_next_chunk, has_claimable
+from core.dispatch.ratelimit import DEFAULT_WINDOW_SECONDS, RateLimitTimeout, SharedRateLimiter
 from core.dispatch.sender import RetryPolicy, SendContext, send_chunk
 from core.settings import Settings
 
@@ -197,13 +197,9 @@ class Dispatcher:
         with self._lock:
             self._in_flight += 1
         try:
-            claimed = claim_next_chunk(self.engine, owner=self.owner)
-            if claimed is None:
-                return False
-            state = send_chunk(self._context, client, claimed)
-            with self._lock:
-                self.summary.count(state)
-            return True
+            return self._claim_and_send(client)
+        except RateLimitTimeout:
+            return False
         except Exception:
             log.exception("dispatcher %s: sending a chunk failed; going on", self.owner)
             self._stop.wait(self.poll_interval)
@@ -211,6 +207,21 @@ class Dispatcher:
         finally:
             with self._lock:
                 self._in_flight -= 1
+
+    def _claim_and_send(self, client) -> bool:
+        # The slot comes before the claim: waiting for the rate limit must not hold a chunk.
+        if not has_claimable(self.engine):
+            return False
+        slot = self._limiter.acquire(self._stop)
+        claimed = claim_next_chunk(self.engine, owner=self.owner)
+        if claimed is None:
+            self._limiter.release(slot)
+            return False
+
+        state = send_chunk(self._context, client, claimed, slot)
+        with self._lock:
+            self.summary.count(state)
+        return True
 
     # Maintenance, in the thread that called run_forever or run_once.
 
@@ -255,7 +266,7 @@ class Dispatcher:
             busy = self._in_flight > 0
         if busy or planner.list_due_campaigns(self.engine):
             return False
-        return count_claimable(self.engine, include_backing_off=True) == 0
+        return not has_claimable(self.engine, include_backing_off=True)
 
 
 def _close(client) -> None:
