@@ -98,7 +98,7 @@ def _parse_with_pyarrow(text: str, delimiter: str, non_empty_lines: np.ndarray) 
 
 
 def _all_strings(text: str, delimiter: str) -> dict[str, pa.DataType]:
-    first = next(csv.reader(io.StringIO(text[: 1024 * 1024]), delimiter=delimiter), [])
+    first = next(csv.reader(io.StringIO(text[: 1024 * 1024], newline=""), delimiter=delimiter), [])
     return {f"f{index}": pa.string() for index in range(max(len(first), 1) + 64)}
 
 
