@@ -160,6 +160,11 @@ def missing_value_lines(preview: RowsPreview, accepted: pd.DataFrame) -> pd.Data
     return table.reset_index(drop=True)
 
 
+def count_noun(count: int, noun: str) -> str:
+    """Return "1 row" or "3 rows"; `noun` is the singular, made plural by adding "s"."""
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
+
+
 def check_sender_id(value: str) -> tuple[str | None, str | None]:
     """Return (the cleaned sender ID, None), or (None, the reason it is invalid).
 

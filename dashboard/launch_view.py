@@ -150,8 +150,8 @@ def launch_problems(
     if preview is not None:
         if preview.skipped and not skip_missing:
             problems.append(
-                f"{preview.skipped} rows have no value for a placeholder; fill them in the file, "
-                "or tick 'Skip these rows' to send to the others."
+                f"Rows with no value for a placeholder: {preview.skipped}; fill them in the "
+                "file, or tick 'Skip the rows with a missing value' to send to the others."
             )
         elif preview.recipients == 0:
             problems.append("No row of the list can be sent; check the import verdicts above.")

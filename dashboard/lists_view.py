@@ -16,6 +16,7 @@ from core.importing import (
 )
 from core.models import RecipientList
 from core.redact import mask_phone
+from dashboard.compose import count_noun
 from dashboard.state import db_session
 
 log = logging.getLogger(__name__)
@@ -76,13 +77,15 @@ def render_rows_by_verdict(recipient_list: RecipientList, rows: pd.DataFrame) ->
     verdict = st.selectbox("Show rows", VERDICTS, key="list_verdict")
     chosen = rows[rows["verdict"] == verdict]
     st.dataframe(_rows_table(chosen, verdict).head(_SHOWN), hide_index=True)
-    st.caption(f"{min(len(chosen), _SHOWN)} of {len(chosen)} rows; accepted numbers masked.")
+    st.caption(
+        f"{min(len(chosen), _SHOWN)} of {count_noun(len(chosen), 'row')}; accepted numbers masked."
+    )
 
     if sum(counts.values()) - counts[OK]:
         with db_session() as session:
             rejected = rejected_rows(session, list_id=recipient_list.id)
         st.download_button(
-            f"Download the {len(rejected)} rejected rows as CSV",
+            f"Download the rejected rows as CSV ({count_noun(len(rejected), 'row')})",
             data=rejected_rows_csv(rejected),
             file_name=f"list-{recipient_list.id}-rejected-rows.csv",
             mime="text/csv",

@@ -73,7 +73,7 @@ def _format_text(result: ImportResult) -> str:
     else:
         source = f"CSV, {result.encoding}, delimiter {result.delimiter!r}"
     header = "with a header row" if result.has_header else "without a header row"
-    return f"Read as {source}, {header}: {len(result.rows)} rows."
+    return f"Read as {source}, {header}: {compose.count_noun(len(result.rows), 'row')}."
 
 
 def placeholder_help(result: ImportResult | None) -> str:
@@ -126,7 +126,7 @@ def render_message_check(message: str, check: compose.MessageCheck) -> None:
     columns = st.columns(3)
     columns[0].metric("Encoding", info.encoding)
     columns[1].metric("Parts", info.parts)
-    columns[2].metric("Units", f"{info.units} {info.unit}s")
+    columns[2].metric(f"Units ({info.unit}s)", info.units)
     if check.sample_line is not None:
         st.caption(f"Counted for the first accepted row (line {check.sample_line}).")
 
@@ -180,7 +180,8 @@ def render_rows_preview(
     preview = compose.preview_campaign(message, candidates, region=country)
     st.subheader("Preview per row")
     st.dataframe(compose.sample_preview(message, candidates, region=country), hide_index=True)
-    st.caption(f"The first {min(len(candidates), compose.SAMPLE_ROWS)} rows; costs in EUR.")
+    shown = compose.count_noun(min(len(candidates), compose.SAMPLE_ROWS), "row")
+    st.caption(f"The first {shown} of the list; costs in EUR.")
     st.subheader("Totals per country")
     st.dataframe(compose.totals_table(preview), hide_index=True)
     return preview
@@ -200,7 +201,7 @@ def render_verdicts(rows: pd.DataFrame) -> None:
     shown = rejected[["line", "raw_phone", "verdict", "reason"]].head(_REJECTED_SHOWN)
     st.dataframe(shown, hide_index=True)
     st.download_button(
-        f"Download the {len(rejected)} rejected rows as CSV",
+        f"Download the rejected rows as CSV ({compose.count_noun(len(rejected), 'row')})",
         data=rejected_rows_csv(rows),
         file_name="rejected-rows.csv",
         mime="text/csv",
@@ -222,7 +223,7 @@ def render_rewrite(
             message, candidates, country_column="region", default_region=country
         )
         suggestion, parts, cost = campaign.suggestion, campaign.parts_saved, campaign.cost_saved
-        scope = f"over the {len(candidates)} rows of the list"
+        scope = f"over the list ({compose.count_noun(len(candidates), 'row')})"
     else:
         suggestion = check.rewrite
         parts, cost = suggestion.parts_saved, suggestion.cost_saved
@@ -231,7 +232,7 @@ def render_rewrite(
     pairs = dict.fromkeys((item.original, item.replacement) for item in suggestion.replacements)
     changes = ", ".join(f"{original!r} → {replacement!r}" for original, replacement in pairs)
     st.info(
-        f"GSM-7 rewrite suggestion ({changes}): saves {parts} parts and "
+        f"GSM-7 rewrite suggestion ({changes}): saves {compose.count_noun(parts, 'part')} and "
         f"{format_money(cost) or '0'} EUR {scope}."
     )
     st.code(suggestion.text, language=None, wrap_lines=True)
@@ -259,7 +260,10 @@ def render_missing_values(preview: RowsPreview | None, rows: pd.DataFrame | None
     lines = ", ".join(str(line) for line in missing["line"].head(10))
     more = "…" if len(missing) > 10 else ""
     st.warning(
-        f"{len(missing)} rows have no value for a placeholder the message uses "
+        f"Rows with no value for a placeholder the message uses: {len(missing)} "
         f"(lines {lines}{more}); the rejected rows above give each reason."
     )
-    return st.checkbox(f"Skip these {len(missing)} rows and send to the others", key="skip_missing")
+    return st.checkbox(
+        f"Skip the rows with a missing value ({len(missing)}) and send to the others",
+        key="skip_missing",
+    )

@@ -51,7 +51,7 @@ def test_browser_upload_shows_verdicts_and_rejected_row(dashboard, tmp_path):
 
     _fill_form(page, base, tmp_path)
 
-    rejected = page.get_by_role("button", name="Download the 1 rejected rows as CSV")
+    rejected = page.get_by_role("button", name="Download the rejected rows as CSV (1 row)")
     expect(rejected).to_be_visible()
     with page.expect_download() as download:
         rejected.click()

@@ -124,5 +124,5 @@ def test_lists_launch_missing_values_needs_skip(dashboard_engine):
     at.button(key="launch").click().run()
 
     (campaign,) = _campaigns(dashboard_engine)
-    assert "Skip these rows" in refused
+    assert "Skip the rows with a missing value" in refused
     assert campaign.recipient_count == 2

@@ -155,7 +155,7 @@ def test_new_campaign_rewrite_shows_campaign_saving(dashboard_engine):
 
     info = " ".join(item.value for item in at.info)
 
-    assert "saves 3 parts and 0.112 EUR over the 3 rows of the list" in info
+    assert "saves 3 parts and 0.112 EUR over the list (3 rows)" in info
 
 
 def test_new_campaign_totals_per_country(dashboard_engine):
@@ -188,7 +188,7 @@ def test_new_campaign_missing_values_refuse_launch_until_skipped(dashboard_engin
     at = _type(_upload(_open()), "Hello {name}")
 
     at.button(key="launch").click().run()
-    refused = "Skip these rows" in _errors(at)
+    refused = "Skip the rows with a missing value" in _errors(at)
     at.checkbox(key="skip_missing").check().run()
     at.button(key="launch").click().run()
 

@@ -38,10 +38,10 @@ view.render_sender_check(sender, sender_error)
 check = view.check_typed_message(message, rows, country)
 view.render_message_check(message, check)
 checked, placeholder_error = view.rows_for_message(rows, check)
+view.render_rewrite(message, check, checked, country)
 preview = view.render_rows_preview(
     checked, message, country, check, placeholder_error, show_verdicts=False
 )
-view.render_rewrite(message, check, checked, country)
 skip_missing = view.render_missing_values(preview, checked)
 
 name = st.text_input("Campaign name", value=recipient_list.name, key="campaign_name")

@@ -34,8 +34,8 @@ check = view.check_typed_message(message, imported, country)
 view.render_message_check(message, check)
 
 rows, placeholder_error = view.rows_for_message(imported, check)
-preview = view.render_rows_preview(rows, message, country, check, placeholder_error)
 view.render_rewrite(message, check, rows, country)
+preview = view.render_rows_preview(rows, message, country, check, placeholder_error)
 skip_missing = view.render_missing_values(preview, rows)
 
 st.divider()
