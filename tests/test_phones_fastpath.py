@@ -4,7 +4,8 @@ A seeded generator writes numbers the way spreadsheets hold them: E.164, nationa
 without trunk prefix, with the IDD, with the calling code but no "+", in every punctuation, and
 broken ones (random digits, digits added or cut, unknown calling codes, stray characters). Each
 batch is classified by the fast path and, value by value, by `classify_phone`, the phonenumbers
-reference.
+reference. The two slow tests compare 158,500 values (17 busy regions x 5,000, and every supported
+region as the default x 300).
 """
 
 import random
@@ -189,3 +190,35 @@ def test_fastpath_matches_phonenumbers_every_region():
 
     assert total >= 70_000
     assert differences[:5] == []
+
+
+@pytest.mark.parametrize("default_region", ["CY", "GB", "US"])
+def test_fastpath_matches_phonenumbers_quick(default_region):
+    cells = generate(default_region, 800, seed=3)
+
+    differences, _ = _differences(cells, default_region)
+
+    assert differences[:5] == []
+
+
+def test_fastpath_needs_no_phonenumbers_for_plain_formats():
+    cells = [
+        "+35799000101",
+        "+357 99 000101",
+        "00357-99-000101",
+        "(+357) 99.000.101",
+        "99000101",
+        "35799000101",
+    ]
+    cells += [
+        "+44 7911 123456",
+        "0044 (0)7911 123456",
+        "+1 (201) 555-0123",
+        "+30 691 234 5678",
+        "22123456",
+        "123",
+    ]
+
+    verdicts = classify_column(pa.array(cells * 100, type=pa.string()), "CY")
+
+    assert verdicts.slow_rows == 0
