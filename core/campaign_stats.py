@@ -7,7 +7,6 @@ campaign of a million recipients never sits in memory at once.
 import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime
 from decimal import Decimal
 
 from sqlalchemy import Integer, and_, case, func, select
@@ -220,9 +219,3 @@ def is_finished(campaign: Campaign, stages: dict[str, int]) -> bool:
     if campaign.status in _STILL_SENDING:
         return False
     return sum(stages.get(stage, 0) for stage in OPEN_STAGES) == 0
-
-
-def last_report_time(session: Session, *, campaign_id: int) -> datetime | None:
-    """Return when the campaign's latest delivery report was received, or None before the first."""
-    query = select(func.max(Recipient.last_report_at)).where(Recipient.campaign_id == campaign_id)
-    return session.execute(query).scalar_one()

@@ -1,6 +1,7 @@
 """Entry point of the operator dashboard: `streamlit run dashboard/app.py`.
 
-The pages only read and write through `core/`; sending is the dispatcher's job, never this script's.
+The pages read and write only through `core/`, and sending is the dispatcher's job, never this
+script's.
 """
 
 import logging

@@ -1,4 +1,4 @@
-"""Plotly figures built from core's aggregates; each takes plain counts, never recipient rows."""
+"""Plotly figures built from core's aggregates: each takes counts, never recipient rows."""
 
 from collections.abc import Mapping, Sequence
 from datetime import datetime
@@ -52,7 +52,7 @@ def cost_by_country(costs: Sequence[CountryCost]) -> go.Figure:
     """Compare the estimated cost with the cost SMS.to reported, per destination country."""
     regions = [item.region for item in costs]
     figure = go.Figure()
-    # Plotly needs numbers; the float is for drawing only, the tables show the exact Decimal.
+    # Plotly draws floats, so the conversion is for drawing only. The tables show the Decimal.
     figure.add_trace(
         go.Bar(x=regions, y=[float(item.estimated_cost) for item in costs], name="estimated")
     )

@@ -1,4 +1,4 @@
-"""What the New campaign page computes while the operator types: encoding, parts, rewrite, schedule.
+"""Live checks of the New campaign page: encoding, parts, GSM-7 rewrite, sender ID and schedule.
 
 Everything here is a plain function over core's results, so tests call it without Streamlit.
 """
@@ -92,7 +92,7 @@ def highlight_html(message: str, characters: list[Ucs2Character]) -> str:
 
 
 def ucs2_table(characters: list[Ucs2Character]) -> pd.DataFrame:
-    """One row per distinct character that forces UCS-2, with its 1-based positions."""
+    """Build one row per distinct character that forces UCS-2, with its 1-based positions."""
     positions: dict[str, list[int]] = {}
     for found in characters:
         positions.setdefault(found.char, []).append(found.index + 1)
@@ -109,12 +109,12 @@ def ucs2_table(characters: list[Ucs2Character]) -> pd.DataFrame:
 
 
 def preview_campaign(message: str, accepted: pd.DataFrame, *, region: str) -> RowsPreview:
-    """Parts and cost of every accepted row, priced by the country of its number."""
+    """Count the parts and cost of every row, priced by the country of its number."""
     return preview_rows(message, accepted, country_column="region", default_region=region)
 
 
 def sample_preview(message: str, accepted: pd.DataFrame, *, region: str) -> pd.DataFrame:
-    """The first rows' rendered text, parts, cost and problem, for the sample table."""
+    """Render the first rows with their parts, cost and problem, for the sample table."""
     head = accepted.head(SAMPLE_ROWS)
     preview = preview_rows(
         message, head, country_column="region", default_region=region, include_text=True
@@ -133,7 +133,7 @@ def sample_preview(message: str, accepted: pd.DataFrame, *, region: str) -> pd.D
 
 
 def totals_table(preview: RowsPreview) -> pd.DataFrame:
-    """Totals per country with exact costs as text, plus an "all" row."""
+    """Build the totals per country, exact costs as text, plus an "all" row."""
     table = preview.by_country.reset_index()
     table["cost"] = table["cost"].map(format_money)
     table["price_per_part"] = table["price_per_part"].map(format_money)
@@ -149,7 +149,7 @@ def totals_table(preview: RowsPreview) -> pd.DataFrame:
 
 
 def missing_value_lines(preview: RowsPreview, accepted: pd.DataFrame) -> pd.DataFrame:
-    """Lines whose placeholder values are blank, with the placeholders they lack."""
+    """List the lines whose placeholder values are blank, with the placeholders they lack."""
     flagged = preview.rows["missing"] != ""
     table = pd.DataFrame(
         {

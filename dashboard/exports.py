@@ -1,4 +1,4 @@
-"""CSV exports of a campaign's recipients, built on request and streamed from the database."""
+"""CSV exports of a campaign's recipients, built on request from batches of database rows."""
 
 import csv
 import io

@@ -1,9 +1,9 @@
 """The launch key of a launch form, and the import, launch and test-send calls behind its buttons.
 
-A form gets one launch key when it is first shown, kept in session state and mirrored in the
-address as `?launch=`, so a double click, a rerun or a reconnect after a server restart finds
-the campaign that key already launched instead of creating a second one. Only "Start another
-campaign" makes a new key.
+A form gets one launch key when it is first shown. The key is kept in session state and mirrored
+in the address as `?launch=`, so a double click, a rerun or a reconnect after a server restart
+finds the campaign that key already launched instead of creating a second one. Only "Start
+another campaign" makes a new key.
 """
 
 import hashlib
@@ -74,7 +74,7 @@ def find_launched(key: str) -> Campaign | None:
 def import_upload(upload: UploadedFile, *, country: str, phone_column: str | None) -> ImportResult:
     """Import the uploaded file, once per file, country and phone column; raises InputError."""
     imports = st.session_state.setdefault(_IMPORTS, {})
-    # Imports of an earlier file are dropped; those of this file stay, so switching the phone
+    # Imports of an earlier file are dropped. Those of this file stay, so switching the phone
     # column back and forth does not read the file again.
     for signature in [signature for signature in imports if signature[0] != upload.file_id]:
         del imports[signature]
@@ -95,7 +95,7 @@ def import_upload(upload: UploadedFile, *, country: str, phone_column: str | Non
 
 @dataclass(frozen=True)
 class Choices:
-    """What the operator chose on a launch form besides the recipients."""
+    """The operator's choices on a launch form, besides the recipients."""
 
     name: str
     message: str

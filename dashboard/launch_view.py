@@ -93,7 +93,7 @@ def render_test_send(
     check: compose.MessageCheck,
     sender_error: str | None,
 ) -> None:
-    """One number, sent as a one-recipient campaign named "Test send" by the dispatcher."""
+    """Queue a test to one number as a one-recipient campaign named "Test send"."""
     with st.expander("Test send"):
         number = st.text_input("Test number", key="test_number", placeholder="+357 99 000001")
         if not st.button("Send a test", key="test_send"):
@@ -138,7 +138,7 @@ def launch_problems(
     skip_missing: bool,
     schedule_error: str | None,
 ) -> list[str]:
-    """Every reason the launch must be refused, each as a sentence; empty when it may go."""
+    """List every reason to reject the launch, each as a sentence; empty when it may go."""
     if rows is None:
         return ["Upload a recipient list before launching."]
 

@@ -107,7 +107,7 @@ def check_typed_message(message: str, rows: pd.DataFrame | None, country: str):
 
 
 def first_row_fields(rows: pd.DataFrame | None) -> dict[str, str] | None:
-    """The placeholder values of the first accepted row, or None without one."""
+    """Return the placeholder values of the first accepted row, or None without one."""
     if rows is None:
         return None
     accepted = rows[rows["verdict"] == OK]
@@ -141,7 +141,7 @@ def render_message_check(message: str, check: compose.MessageCheck) -> None:
 def rows_for_message(
     rows: pd.DataFrame | None, check: compose.MessageCheck
 ) -> tuple[pd.DataFrame | None, str | None]:
-    """The list's rows with `missing_value` verdicts for the message's placeholders."""
+    """Return the list's rows with `missing_value` verdicts for the message's placeholders."""
     if rows is None:
         return None, None
     if check.problem or not check.placeholders:
@@ -153,7 +153,7 @@ def rows_for_message(
 
 
 def sendable_rows(rows: pd.DataFrame) -> pd.DataFrame:
-    """Rows the message can go to: accepted, or accepted but missing a placeholder value."""
+    """Return the rows the message can go to: accepted, even if missing a placeholder value."""
     return rows[rows["verdict"].isin([OK, MISSING_VALUE])]
 
 

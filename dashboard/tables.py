@@ -26,7 +26,7 @@ def campaign_link(campaign_id: int) -> str:
 
 
 def campaign_summaries_frame(summaries: Iterable[CampaignSummary]) -> pd.DataFrame:
-    """One row per campaign: status, delivered, failed and pending counts, cost and estimate."""
+    """Build one row per campaign: status, delivered, failed, pending and not sent counts, cost."""
     rows = [_summary_row(summary) for summary in summaries]
     columns = [
         "id",
@@ -85,7 +85,7 @@ def country_costs_frame(costs: Sequence[CountryCost]) -> pd.DataFrame:
 
 
 def recipients_frame(recipients: Iterable[Recipient], *, full_phone: bool = False) -> pd.DataFrame:
-    """One row per recipient; the phone is masked unless `full_phone` is set (exports only)."""
+    """Build one row per recipient, with the phone masked unless `full_phone` is set (exports)."""
     rows = [_recipient_row(recipient, full_phone) for recipient in recipients]
     return pd.DataFrame(rows, columns=RECIPIENT_COLUMNS)
 
@@ -129,7 +129,7 @@ def _fields_text(fields_json: str) -> str:
 
 
 def unmatched_frame(reports: Iterable[UnmatchedReport]) -> pd.DataFrame:
-    """One row per unmatched report with its reason; the phone is masked."""
+    """Build one row per unmatched report with its reason and a masked phone."""
     rows = [
         {
             "received": report.received_at,

@@ -87,7 +87,7 @@ def _set_first_report(engine, *, delay: timedelta) -> None:
         )
 
 
-def test_callback_health_lists_unmatched_with_reason_and_masked_phone(dashboard_engine):
+def test_callback_health_unmatched_reasons_masked(dashboard_engine):
     add_unmatched_report(dashboard_engine, reason="unknown tracking id")
     add_unmatched_report(dashboard_engine, reason="unknown tracking id")
     add_unmatched_report(dashboard_engine, reason="phone not in campaign")

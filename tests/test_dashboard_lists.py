@@ -119,10 +119,10 @@ def test_lists_launch_missing_values_needs_skip(dashboard_engine):
     at.text_area(key="message").input("Hello {name}").run()
 
     at.button(key="launch").click().run()
-    refused = " ".join(error.value for error in at.error)
+    first_errors = " ".join(error.value for error in at.error)
     at.checkbox(key="skip_missing").check().run()
     at.button(key="launch").click().run()
 
     (campaign,) = _campaigns(dashboard_engine)
-    assert "Skip the rows with a missing value" in refused
+    assert "Skip the rows with a missing value" in first_errors
     assert campaign.recipient_count == 2

@@ -58,7 +58,7 @@ def test_dashboard_page_never_shows_secrets(dashboard_engine, page):
     assert WEBHOOK_SECRET not in text
 
 
-def test_dashboard_sidebar_says_key_is_set_without_showing_it(dashboard_engine):
+def test_sidebar_names_mode_not_key(dashboard_engine):
     # AppTest drops what the entry script draws once a test has switched pages, so the sidebar
     # is checked on the default page.
     at = AppTest.from_file(APP, default_timeout=15).run()
