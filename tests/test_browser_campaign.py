@@ -49,3 +49,24 @@ def test_browser_campaign_refreshes_while_reports_arrive(dashboard_engine, dashb
     # No reload: the live fragment reruns by itself every few seconds.
     expect(_metric(page, "Delivered")).to_have_text("1", timeout=20_000)
     expect(_metric(page, "Cost (EUR)")).to_have_text("0.035")
+
+
+def test_browser_recipients_export_masks_unless_asked(dashboard_engine, dashboard):
+    base, page = dashboard
+    campaign_id = seed_campaign(dashboard_engine)
+    page.goto(f"{base}/campaign?id={campaign_id}")
+    button = page.get_by_role("button", name="Download all recipients as CSV")
+    expect(button).to_be_visible(timeout=20_000)
+
+    with page.expect_download() as masked:
+        button.click()
+    page.get_by_text("Put full phone numbers in the export").click()
+    page.wait_for_timeout(1000)
+    with page.expect_download() as full:
+        button.click()
+
+    masked_text = masked.value.path().read_text(encoding="utf-8-sig")
+    full_text = full.value.path().read_text(encoding="utf-8-sig")
+    assert "'+357******01" in masked_text
+    assert "+35799000001" not in masked_text
+    assert "'+35799000001" in full_text
