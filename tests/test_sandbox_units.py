@@ -2,6 +2,7 @@
 
 import hashlib
 import hmac
+import random
 import uuid
 from decimal import Decimal
 
@@ -9,10 +10,20 @@ import pytest
 
 from core.cli import build_parser
 from core.sandbox.config import SandboxConfig, apply_update, parse_outcome_mix
-from core.sandbox.ledger import CODE, Batch, Ledger
-from core.sandbox.processing import Processor, calling_code_region, estimate_cost, validate_number
+from core.sandbox.fates import (
+    calling_code_region,
+    cumulative,
+    decide_chunk,
+    draw_fate,
+    merge_fates,
+    store_fates,
+    validate_number,
+    validate_numbers,
+)
+from core.sandbox.ledger import CODE, STATUSES, Batch, Ledger
+from core.sandbox.processing import estimate_cost
 from core.sandbox.reports import report_body, signature_header
-from core.sandbox.state import RateLimiter, SandboxState
+from core.sandbox.state import RateLimiter
 from tests.sandbox_server import sandbox_arguments
 
 
@@ -96,6 +107,19 @@ def test_validate_number(phone, expected):
     assert validate_number(phone) == expected
 
 
+def test_validate_numbers_matches_one_by_one():
+    rng = random.Random(3)
+    tricky = ["+35799000001", "+357 99-000001", "+99123456", "+44 (0)7400 123456", "+390612345678",
+              "+3571", "35799000001", "0035799000001", "+1 202 555 0123", "+800 1234 5678", "+",
+              "+35799000001x", "+૩૫૭99000001", " +306912345678 ", "+447400123456"]  # fmt: skip
+    generated = [
+        f"+{rng.choice(['3579', '447', '306', '1202', '49151', '33'])}{rng.randrange(10**8)}"
+        for _ in range(500)
+    ]
+    numbers = tricky + generated
+    assert validate_numbers(numbers) == [validate_number(number) for number in numbers]
+
+
 def test_estimate_cost_uses_calling_code_prices():
     assert estimate_cost(["+35799000001", "+306912345678", "junk"], [2, 1, 1]) == Decimal(
         "0.07"
@@ -103,22 +127,53 @@ def test_estimate_cost_uses_calling_code_prices():
 
 
 def test_fates_follow_the_mix():
-    config = SandboxConfig(seed=5, outcome_mix={"DELIVERED": 0.7, "FAILED": 0.3})
-    processor = Processor(SandboxState(config), lambda ledger, batch: None)
-    outcomes = [(0.7, "DELIVERED"), (1.0, "FAILED")]
-    fates = [processor._draw_fate(35799000000 + i, outcomes) for i in range(5000)]
+    outcomes = cumulative({"FAILED": 0.3, "DELIVERED": 0.7})
+    fates = [draw_fate(b"5", 35799000000 + i, outcomes) for i in range(5000)]
     assert 0.66 < fates.count("DELIVERED") / 5000 < 0.74
 
 
-def test_fates_depend_on_seed_and_number_only():
-    outcomes = [(0.5, "DELIVERED"), (1.0, "FAILED")]
-    first = Processor(SandboxState(SandboxConfig(seed=5)), lambda ledger, batch: None)
-    second = Processor(SandboxState(SandboxConfig(seed=5)), lambda ledger, batch: None)
-    other = Processor(SandboxState(SandboxConfig(seed=6)), lambda ledger, batch: None)
+def test_fates_depend_on_key_and_number_only():
+    outcomes = cumulative({"DELIVERED": 1, "FAILED": 1})
     numbers = [35799000000 + i for i in range(200)]
-    fates = [first._draw_fate(n, outcomes) for n in numbers]
-    assert fates == [second._draw_fate(n, outcomes) for n in reversed(numbers)][::-1]
-    assert fates != [other._draw_fate(n, outcomes) for n in numbers]
+    fates = [draw_fate(b"5", n, outcomes) for n in numbers]
+    assert fates == [draw_fate(b"5", n, outcomes) for n in reversed(numbers)][::-1]
+    assert fates != [draw_fate(b"6", n, outcomes) for n in numbers]
+
+
+def test_decide_chunk_rejects_invalid_and_bills_valid():
+    phones = ["+35799000001", "+3571", "+306912345678", "+35799000002"]
+    result = decide_chunk(phones, [2, 1, 1, 1], cumulative({"DELIVERED": 1}), b"k")
+    assert [STATUSES[code] for code in result.fates] == [
+        "DELIVERED",
+        "REJECTED",
+        "DELIVERED",
+        "DELIVERED",
+    ]
+    assert result.invalid == [1]
+    assert result.regions == ["CY", "", "GR", "CY"]
+    assert result.billed_parts == {"CY": 3, "GR": 1}
+
+
+def test_store_fates_splits_merged_chunks_and_applies_optouts():
+    first, second = _batch(2), _batch(3)
+    phones = first.raw_phones + ["+3571"] + second.raw_phones[1:]
+    second.raw_phones[0] = "+3571"
+    outcomes = cumulative({"DELIVERED": 1})
+    decided = merge_fates(
+        decide_chunk(phones[:3], [1] * 3, outcomes, b"k"),
+        decide_chunk(phones[3:], [1] * 2, outcomes, b"k"),
+        offset=3,
+    )
+    refund_first = store_fates(
+        first, decided, 0, frozenset({"+35799000001"}), lambda region: Decimal("0.5")
+    )
+    refund_second = store_fates(second, decided, 2, frozenset(), lambda region: Decimal("0.5"))
+    assert [first.phone(0), first.phone(1)] == ["+35799000000", "+35799000001"]
+    assert [STATUSES[code] for code in first.fates] == ["DELIVERED", "UNSUBSCRIBED"]
+    assert refund_first == Decimal("0.5")
+    assert [second.phone(i) for i in range(3)] == ["+3571", "+35799000001", "+35799000002"]
+    assert STATUSES[second.fates[0]] == "REJECTED"
+    assert refund_second == 0
 
 
 def test_signature_header_is_hmac_of_body_dot_time():

@@ -8,8 +8,9 @@ from core.redact import mask_phone
 from core.sandbox import views
 from core.sandbox.asgi import Request
 from core.sandbox.bodies import HttpError, SendRequest, parse_send_body
+from core.sandbox.fates import validate_number
 from core.sandbox.ledger import SINGLE
-from core.sandbox.processing import Processor, region_price, validate_number
+from core.sandbox.processing import Processor, region_price
 from core.sandbox.reports import ReportSender
 from core.sandbox.state import SandboxState
 from core.sms_parts import count_parts

@@ -64,6 +64,7 @@ class SandboxApp:
         if self._tasks:
             return
         await self._reports.start()
+        self._processor.start_worker()
         self._tasks = [
             asyncio.create_task(self._processor.run(), name="sandbox-processor"),
             asyncio.create_task(self._reports.run(), name="sandbox-reports"),
@@ -75,6 +76,7 @@ class SandboxApp:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         await self._reports.stop()
+        self._processor.stop_worker()
         log.info("sandbox stopped")
 
     async def _lifespan(self, receive: asgi.Receive, send: asgi.Send) -> None:

@@ -2,38 +2,47 @@
 
 Like SMS.to, the sandbox answers first and checks the numbers afterwards. At admission the cost
 is estimated from each number's country calling code and reserved from the balance, which is
-where a 402 comes from. A background worker then validates every number with phonenumbers:
-an invalid one is REJECTED and refunded, a valid one gets a fate drawn from the outcome mix and
-is billed parts x price per part of its region.
-
-A fate depends only on the seed and the number, so two runs with the same seed and mix give each
-number the same fate whatever the order or timing of the requests.
+where a 402 comes from. The batch then waits for the processor, which validates every number and
+draws its fate (see `core.sandbox.fates`) in a worker process, one chunk at a time: an invalid
+number is REJECTED and refunded, a valid one is billed parts x price per part of its region
+unless its fate is not billed. Chunks of fewer than VECTOR_MIN numbers are decided in this
+process, which is faster for them.
 """
 
 import asyncio
-import hashlib
 import logging
+import multiprocessing
 import random
 import time
 import uuid
 from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from decimal import Decimal
 from functools import lru_cache
-
-import phonenumbers
 
 from core.errors import InputError
 from core.pricing import price_per_part
 from core.sandbox.bodies import HttpError, SendRequest
-from core.sandbox.ledger import CODE, Batch, Ledger, region_code
+from core.sandbox.fates import (
+    UNKNOWN_REGION,
+    VECTOR_MIN,
+    ChunkFates,
+    calling_code_region,
+    cumulative,
+    decide_chunk,
+    merge_fates,
+    start_worker,
+    store_fates,
+)
+from core.sandbox.ledger import Batch, Ledger
 from core.sandbox.state import SandboxState
 from core.sms_parts import count_parts
 
 log = logging.getLogger(__name__)
 
-UNKNOWN_REGION = "ZZ"
-# Recipients validated between two yields to the event loop, so answers never wait long.
-_SLICE = 200
+# Recipients decided per call, so one large send never holds the worker for long.
+_CHUNK = 5000
 
 
 @lru_cache(maxsize=512)
@@ -45,36 +54,6 @@ def region_price(region: str) -> Decimal:
         return price_per_part(UNKNOWN_REGION)
 
 
-def calling_code_region(phone: str) -> str:
-    """Guess the region from the country calling code of a "+..." number, without validating it."""
-    text = phone.strip()
-    if not text.startswith("+"):
-        return UNKNOWN_REGION
-
-    # Calling codes are prefix-free, so the first length that matches is the code.
-    for length in (1, 2, 3):
-        digits = text[1 : 1 + length]
-        regions = (
-            phonenumbers.COUNTRY_CODE_TO_REGION_CODE.get(int(digits)) if digits.isdigit() else None
-        )
-        if regions:
-            return regions[0]
-    return UNKNOWN_REGION
-
-
-def validate_number(phone: str) -> tuple[int, str] | None:
-    """Return the E.164 digits as an int and the region of a valid number, or None if invalid."""
-    try:
-        parsed = phonenumbers.parse(phone, None)
-    except phonenumbers.NumberParseException:
-        return None
-    if not phonenumbers.is_valid_number(parsed):
-        return None
-
-    e164 = phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
-    return int(e164[1:]), phonenumbers.region_code_for_number(parsed) or UNKNOWN_REGION
-
-
 class Processor:
     """Admit sends into the ledger and work out each recipient's fate in the background."""
 
@@ -84,6 +63,19 @@ class Processor:
         self._random = random.Random(state.config.seed)
         self._fate_key = str(state.config.seed).encode()
         self._queue: asyncio.Queue[tuple[Ledger, Batch]] = asyncio.Queue()
+        self._pool: ProcessPoolExecutor | None = None
+
+    def start_worker(self) -> None:
+        """Start the worker process; until then, and if it breaks, chunks are decided here."""
+        context = multiprocessing.get_context("spawn")
+        self._pool = ProcessPoolExecutor(
+            max_workers=1, mp_context=context, initializer=start_worker
+        )
+
+    def stop_worker(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            self._pool = None
 
     @property
     def backlog(self) -> int:
@@ -140,67 +132,62 @@ class Processor:
                 return id_base
 
     async def run(self) -> None:
-        """Process admitted batches one after the other, forever."""
+        """Process admitted batches forever, several small ones per worker call."""
+        carry: tuple[Ledger, Batch] | None = None
         while True:
-            ledger, batch = await self._queue.get()
+            ledger, batch = carry or await self._queue.get()
+            group, carry = [batch], None
+            # Batches admitted meanwhile join up to _CHUNK recipients; a reset starts a new group.
+            while sum(b.size for b in group) < _CHUNK and not self._queue.empty():
+                item = self._queue.get_nowait()
+                if item[0] is not ledger:
+                    carry = item
+                    break
+                group.append(item[1])
+
             try:
-                await self._process(ledger, batch)
-                self._on_processed(ledger, batch)
+                await self._process(ledger, group)
             except Exception:
-                log.exception(
-                    "processing batch %s (%s recipients) failed", batch.tracking_id, batch.size
-                )
+                log.exception("processing %d batches failed", len(group))
+                continue
+            for member in group:
+                self._on_processed(ledger, member)
 
-    async def _process(self, ledger: Ledger, batch: Batch) -> None:
-        phones = batch.raw_phones or []
-        optouts = set(self._state.config.optouts) if not batch.bypass_optout else set()
-        outcomes = _cumulative(self._state.config.outcome_mix)
-        billed = Decimal(0)
+    async def _process(self, ledger: Ledger, batches: list[Batch]) -> None:
+        phones = [phone for batch in batches for phone in batch.raw_phones or []]
+        parts = [count for batch in batches for count in batch.parts]
+        outcomes = cumulative(self._state.config.outcome_mix)
+        decided = ChunkFates(b"", [], b"", [], {})
+        for start in range(0, len(phones), _CHUNK):
+            chunk = await self._decide(
+                phones[start : start + _CHUNK], parts[start : start + _CHUNK], outcomes
+            )
+            decided = merge_fates(decided, chunk, offset=start)
 
-        for index, phone in enumerate(phones):
-            if index % _SLICE == 0:
-                await asyncio.sleep(0)
-            billed += self._decide(batch, index, phone, optouts, outcomes)
+        billed = sum((region_price(r) * n for r, n in decided.billed_parts.items()), Decimal(0))
+        position = 0
+        optouts = frozenset(self._state.config.optouts)
+        for batch in batches:
+            billed -= store_fates(batch, decided, position, optouts, region_price)
+            position += batch.size
 
         # The reservation used calling-code regions for every number; settle the difference.
-        ledger.balance += batch.estimated_cost - billed
+        ledger.balance += sum((batch.estimated_cost for batch in batches), Decimal(0)) - billed
         ledger.billed += billed
-        batch.raw_phones = None
-        batch.processed = True
 
-    def _decide(
-        self, batch: Batch, index: int, phone: str, optouts: set[str], outcomes: list
-    ) -> Decimal:
-        """Validate one number, store its E.164 form, region and fate; return what it is billed."""
-        valid = validate_number(phone)
-        if valid is None:
-            batch.e164.append(-1)
-            batch.odd_phones[index] = phone
-            batch.fates[index] = CODE["REJECTED"]
-            return Decimal(0)
-
-        digits, region = valid
-        batch.e164.append(digits)
-        batch.regions[index] = region_code(region)
-        if f"+{digits}" in optouts:
-            batch.fates[index] = CODE["UNSUBSCRIBED"]
-            return Decimal(0)
-
-        fate = self._draw_fate(digits, outcomes)
-        batch.fates[index] = CODE[fate]
-        return (
-            Decimal(0)
-            if fate in ("REJECTED", "UNSUBSCRIBED")
-            else batch.parts[index] * region_price(region)
-        )
-
-    def _draw_fate(self, digits: int, outcomes: list[tuple[float, str]]) -> str:
-        digest = hashlib.blake2b(str(digits).encode(), digest_size=8, key=self._fate_key).digest()
-        point = int.from_bytes(digest, "big") / 2**64
-        for threshold, status in outcomes:
-            if point < threshold:
-                return status
-        return outcomes[-1][1]
+    async def _decide(self, phones: list[str], parts: list[int], outcomes: list) -> ChunkFates:
+        arguments = (phones, parts, outcomes, self._fate_key)
+        if self._pool is None or len(phones) < VECTOR_MIN:
+            await asyncio.sleep(0)
+            return decide_chunk(*arguments)
+        try:
+            return await asyncio.get_running_loop().run_in_executor(
+                self._pool, decide_chunk, *arguments
+            )
+        except BrokenProcessPool:
+            log.exception("the validation worker died; deciding fates in the server process")
+            self._pool = None
+            return decide_chunk(*arguments)
 
 
 def estimate_cost(phones: list[str], parts: list[int]) -> Decimal:
@@ -222,14 +209,3 @@ def _parts_per_recipient(request: SendRequest) -> list[int]:
         if text not in counted:
             counted[text] = count_parts(text).parts
     return [counted[text] for text in request.texts]
-
-
-def _cumulative(mix: dict[str, float]) -> list[tuple[float, str]]:
-    # Sorted by status so that the thresholds do not depend on the order the mix was given in.
-    total = sum(mix.values())
-    thresholds: list[tuple[float, str]] = []
-    running = 0.0
-    for status in sorted(mix):
-        running += mix[status] / total
-        thresholds.append((running, status))
-    return thresholds

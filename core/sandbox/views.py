@@ -10,8 +10,9 @@ import time
 from collections.abc import Iterator
 
 from core.sandbox.bodies import HttpError
+from core.sandbox.fates import validate_number
 from core.sandbox.ledger import CAMPAIGN, CODE, FINAL_CODES, STATUSES, Batch, Ledger, format_time
-from core.sandbox.processing import region_price, validate_number
+from core.sandbox.processing import region_price
 
 FAILED_REASONS = {
     "REJECTED": "Rejected: the number is invalid or cannot be routed",
