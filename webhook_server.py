@@ -5,6 +5,7 @@ to the InboundReport log before the answer (a 200 means it is stored), then matc
 background. Errors share one JSON shape: {"error": {"code": "...", "message": "..."}}.
 """
 
+import asyncio
 import logging
 import time
 from collections.abc import Callable
@@ -52,17 +53,32 @@ async def lifespan(app: FastAPI):
     await reports.start()
     app.state.settings, app.state.engine, app.state.reports = settings, engine, reports
 
-    # ---- Dispatcher hook (start) ----
-    # Start the dispatcher here, after the report pipeline, when settings.dispatcher_enabled:
-    # e.g. `dispatcher = await start_dispatcher(settings, engine)`. After it records a chunk's
-    # message_id or campaign_id it calls core.reports.matching.rematch_for_provider_ids.
+    # The dispatcher runs in threads beside the event loop, after the report pipeline is up, so
+    # reports for its first sends find a running writer.
+    dispatcher, dispatcher_thread = _start_dispatcher(settings, engine)
     try:
         yield
     finally:
-        # ---- Dispatcher hook (stop) ----
-        # Stop the dispatcher here, before the report pipeline: `await dispatcher.stop()`.
+        if dispatcher is not None:
+            dispatcher.stop()
+            await asyncio.to_thread(dispatcher_thread.join, _DISPATCHER_STOP_SECONDS)
         await reports.stop()
         engine.dispose()
+
+
+def _start_dispatcher(settings: Settings, engine):
+    """Start the dispatcher when it is enabled and an API key is set; return (dispatcher, thread)."""
+    if not settings.dispatcher_enabled:
+        log.info("dispatcher disabled (DISPATCHER_ENABLED=false); run `smsto-console dispatch`")
+        return None, None
+    if settings.api_key is None:
+        log.warning("dispatcher not started: SMSTO_API_KEY is not set, so nothing can be sent")
+        return None, None
+
+    from core.dispatch import Dispatcher
+
+    dispatcher = Dispatcher(engine, settings)
+    return dispatcher, dispatcher.start_in_thread()
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
