@@ -52,7 +52,7 @@ def dispatch_command(args: argparse.Namespace) -> int:
     engine = make_engine(settings.database_url)
     init_db(engine)
     dispatcher = Dispatcher(engine, settings)
-    # The handler only sets an event: the request in flight finishes and its answer is stored.
+    # The handler only sets an event: the request in flight finishes and its response is stored.
     signal.signal(signal.SIGTERM, lambda *_: dispatcher.stop())
     signal.signal(signal.SIGINT, lambda *_: dispatcher.stop())
 

@@ -141,7 +141,7 @@ def test_dispatch_killed_repeatedly_sends_at_most_once(engine, sandbox, tmp_path
     ]
     print(f"kills {kills}, chunks {Counter(chunk_state.values())}, reconciled {len(reconciled)}")
     assert kills >= 10
-    assert reconciled  # some chunks were accepted by the sandbox but lost their answer
+    assert reconciled  # some chunks were accepted by the sandbox but lost their response
     assert final_code == 0
     assert max(ledger.values()) == 1
     assert set(ledger) <= set(numbers)

@@ -35,7 +35,7 @@ from tests.dispatch_support import (
 def _uncertain_campaign(
     engine, numbers: list[str], *, chunk_size: int = 10, key: str = "launch-1"
 ) -> int:
-    """Plan a campaign and leave every chunk uncertain, as a crash before the answer would."""
+    """Plan a campaign and leave every chunk uncertain, as a crash before the response would."""
     campaign_id = launch(engine, numbers, key=key)
     plan_campaign(engine, campaign_id=campaign_id, chunk_size=chunk_size)
     claimed = [claim_next_chunk(engine, owner="crashed") for _ in chunks(engine, campaign_id)]

@@ -1,5 +1,5 @@
 # ruff: noqa: F401, F811  (pytest fixtures are imported and then requested by name)
-"""The dispatcher against the sandbox SMS.to: request shapes, ids, opt-outs and every error answer."""
+"""The dispatcher against the sandbox SMS.to: request shapes, ids, opt-outs, error responses."""
 
 from collections import Counter
 
@@ -202,7 +202,7 @@ def test_send_unreachable_provider_retries_later(engine, sandbox):
     ],
     ids=["dropped", "read-timeout", "504"],
 )
-def test_send_lost_answer_makes_chunk_uncertain(engine, sandbox, faults, timeout):
+def test_send_lost_response_makes_chunk_uncertain(engine, sandbox, faults, timeout):
     sandbox.configure(faults=faults)
     campaign_id = launch(engine, phones(3))
 

@@ -1,6 +1,6 @@
 """The dispatcher: sends queued campaigns to SMS.to at most once per recipient.
 
-`Dispatcher` runs the loop; `core.dispatch.controls` holds the operator's controls.
+`Dispatcher` runs the loop; `core.dispatch.controls` contains the operator's controls.
 """
 
 from core.dispatch.worker import Dispatcher, DispatchSummary, default_client_factory

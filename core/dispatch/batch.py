@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import select, update
 from sqlalchemy.engine import Connection, Engine
 
-from core.dispatch import outcomes, states
+from core.dispatch import completion, states
 from core.dispatch.claim import ClaimedChunk
 from core.dispatch.planner import shape_for
 from core.errors import InputError
@@ -29,7 +29,7 @@ _suppression = Suppression.__table__.c
 
 @dataclass
 class Batch:
-    """One request to SMS.to: `texts[i]` goes to `phones[i]`; bulk and single sends use `texts[0]`."""
+    """One request to SMS.to: `texts[i]` goes to `phones[i]`, or `texts[0]` to all in a bulk."""
 
     claimed: ClaimedChunk
     shape: str
@@ -43,7 +43,7 @@ class Batch:
 def prepare_batch(
     engine: Engine, *, claimed: ClaimedChunk, default_sender_id: str | None
 ) -> Batch | None:
-    """Load and render a claimed chunk; None when nobody in it is left to send to (it is skipped)."""
+    """Load and render a claimed chunk; None when no recipient is left (the chunk is skipped)."""
     with engine.connect() as connection:
         campaign = connection.execute(
             select(Campaign.message, Campaign.sender_id, Campaign.personalised).where(
@@ -155,4 +155,4 @@ def _skip(engine: Engine, batch: Batch) -> None:
         claimed.campaign_id,
         claimed.chunk_id,
     )
-    outcomes.complete_if_done(engine, campaign_id=claimed.campaign_id)
+    completion.complete_if_done(engine, campaign_id=claimed.campaign_id)

@@ -109,7 +109,10 @@ def _claim_locking(connection: Connection, owner: str, now: datetime):
 
 
 def has_claimable(engine: Engine, *, include_backing_off: bool = False) -> bool:
-    """Whether a sending campaign has a queued chunk (with `include_backing_off`, also waiting ones)."""
+    """Return whether a sending campaign has a queued chunk that is due.
+
+    With `include_backing_off`, chunks still waiting for their back-off to end count too.
+    """
     sending_campaigns = select(_campaign.id).where(_campaign.status == states.CAMPAIGN_SENDING)
     conditions = [_chunk.state == states.QUEUED, _chunk.campaign_id.in_(sending_campaigns)]
     if not include_backing_off:

@@ -1,7 +1,8 @@
 """Operator controls of a campaign: pause, resume, cancel, schedule and retry of failed recipients.
 
 Every control is one transaction with compare-and-set updates, so it is safe while dispatchers
-are sending: a chunk already `sending` always finishes, and a control never re-sends anything.
+are sending: a chunk already `sending` always finishes, and only `resend_uncertain` queues a
+recipient again.
 The controls on uncertain chunks (list and re-send) are in `core.dispatch.uncertain`.
 Each raises ControlError with a sentence for the operator when the campaign is in a state where
 the control makes no sense, and NotFoundError when there is no such campaign.
@@ -47,7 +48,7 @@ _recipient = Recipient.__table__.c
 
 # Failed recipients that a retry re-sends by default. REJECTED is left out because SMS.to rejects
 # a number it cannot route (an invalid number), so sending to it again costs time and gives the
-# same answer; pass `statuses` to include it. UNSUBSCRIBED is never retried.
+# same result; pass `statuses` to include it. UNSUBSCRIBED is never retried.
 DEFAULT_RETRY_STATUSES = ("FAILED", "UNDELIVERED", "EXPIRED")
 NEVER_RETRIED = frozenset({"UNSUBSCRIBED", states.SUPPRESSED, states.CANCELLED_STATUS})
 
@@ -164,7 +165,8 @@ def schedule(engine: Engine, *, campaign_id: int, send_at: datetime, timezone: s
         _require(campaign, _SCHEDULABLE, "scheduled")
         if connection.execute(select(exists().where(_chunk.campaign_id == campaign_id))).scalar():
             raise ControlError(
-                f"Campaign {campaign_id} has started sending, so it cannot be scheduled; pause it instead."
+                f"Campaign {campaign_id} has started sending, so it cannot be scheduled; "
+                "pause it instead."
             )
         values = {
             "status": states.CAMPAIGN_SCHEDULED,
@@ -222,7 +224,8 @@ def retry_failed(
     result = launch_campaign(engine, request)
     log.info(
         "campaign %s: retry attempt %d of %d recipients is campaign %s (%s)",
-        campaign_id, attempt, len(rows), result.campaign.id, "new" if result.created else "already launched",
+        campaign_id, attempt, len(rows), result.campaign.id,
+        "new" if result.created else "already launched",
     )  # fmt: skip
     return result
 

@@ -2,9 +2,9 @@
 
 Each running dispatcher has a row with a unique id (`host:pid:random`, the `claimed_by` of its
 chunks) and a heartbeat time it refreshes every few seconds. A dispatcher is gone when its row
-says it stopped, its heartbeat is older than the expiry, or it ran on this host in a process that
-no longer exists. The last test lets a restarted dispatcher settle its predecessor's chunks at
-once instead of waiting for the expiry.
+records that it stopped, when its heartbeat is older than the expiry, or when it ran on this host
+in a process that no longer exists. The last test lets a restarted dispatcher settle its
+predecessor's chunks at once instead of waiting for the expiry.
 """
 
 import logging
@@ -18,7 +18,7 @@ from pathlib import Path
 from sqlalchemy import or_, select, update
 from sqlalchemy.engine import Engine
 
-from core.dispatch import outcomes, states
+from core.dispatch import completion, outcomes, states
 from core.dispatch.clock import as_utc, utc_now
 from core.models import Chunk, DispatcherHeartbeat
 
@@ -29,7 +29,7 @@ _beat = DispatcherHeartbeat.__table__.c
 
 DEFAULT_EXPIRY = timedelta(seconds=60)
 
-# A request times out long before this, so a chunk still `sending` after it is stuck: its answer
+# A request times out long before this, so a chunk still `sending` after it is stuck: its response
 # could not be stored (a database failure) although its dispatcher still runs.
 STALE_SENDING = timedelta(minutes=10)
 
@@ -80,7 +80,10 @@ def unregister(engine: Engine, *, owner: str) -> None:
 def settle_orphans(
     engine: Engine, *, expiry: timedelta = DEFAULT_EXPIRY, stale_after: timedelta = STALE_SENDING
 ) -> list[int]:
-    """Make `sending` chunks uncertain when their dispatcher is gone or they are stale; return their ids."""
+    """Make `sending` chunks uncertain when their dispatcher is gone or they are stale.
+
+    Returns the ids of the chunks it moved.
+    """
     with engine.connect() as connection:
         owners = set(
             connection.execute(
@@ -102,7 +105,7 @@ def settle_orphans(
         _chunk.sending_at < now - stale_after,
     )
 
-    reason = "The dispatcher sending this chunk stopped before SMS.to's answer was stored."
+    reason = "The dispatcher sending this chunk stopped before SMS.to's response was stored."
     with engine.begin() as connection:
         chunk_ids = list(
             connection.execute(
@@ -123,7 +126,7 @@ def settle_orphans(
             "chunk %s was left sending by a dispatcher that is gone; it is now uncertain", chunk_id
         )
     for campaign_id in campaigns:
-        outcomes.complete_if_done(engine, campaign_id=campaign_id)
+        completion.complete_if_done(engine, campaign_id=campaign_id)
     return moved
 
 
@@ -155,7 +158,7 @@ def _process_alive(pid: int) -> bool:
 
 
 def _is_zombie(pid: int) -> bool:
-    # A killed child that its parent has not waited for still answers signal 0.
+    # A killed child that its parent has not waited for still accepts signal 0.
     stat = Path(f"/proc/{pid}/stat")
     try:
         text = stat.read_text()

@@ -7,11 +7,11 @@ backwards (a chunk the operator re-sent stays `resent`, a cancelled campaign sta
 import logging
 from datetime import datetime, timedelta
 
-from sqlalchemy import exists, func, select, update
+from sqlalchemy import exists, update
 from sqlalchemy.engine import Connection, Engine
 
 from core.db import session_scope
-from core.dispatch import states
+from core.dispatch import completion, states
 from core.dispatch.claim import ClaimedChunk
 from core.dispatch.clock import utc_now
 from core.models import Campaign, Chunk, Recipient
@@ -61,7 +61,7 @@ def record_accepted(
         return False
 
     rematch_reports(engine, provider_id=message_id or campaign_ref, chunk_id=chunk_id)
-    complete_if_done(engine, campaign_id=campaign_id)
+    completion.complete_if_done(engine, campaign_id=campaign_id)
     return True
 
 
@@ -82,7 +82,7 @@ def adopt_provider_id(
     """
     provider_id = message_id or campaign_ref
     other = Chunk.__table__.alias("other")
-    taken = exists().where(
+    id_in_use = exists().where(
         other.c.id != chunk_id,
         (other.c.provider_message_id == provider_id)
         | (other.c.provider_campaign_id == provider_id),
@@ -91,7 +91,7 @@ def adopt_provider_id(
     with engine.begin() as connection:
         adopted = connection.execute(
             update(Chunk.__table__)
-            .where(_chunk.id == chunk_id, _chunk.state == states.UNCERTAIN, ~taken)
+            .where(_chunk.id == chunk_id, _chunk.state == states.UNCERTAIN, ~id_in_use)
             .values(
                 state=states.ACCEPTED,
                 accepted_at=accepted_at,
@@ -114,7 +114,7 @@ def adopt_provider_id(
         provider_id,
     )
     rematch_reports(engine, provider_id=provider_id, chunk_id=chunk_id)
-    complete_if_done(engine, campaign_id=campaign_id)
+    completion.complete_if_done(engine, campaign_id=campaign_id)
     return True
 
 
@@ -162,7 +162,7 @@ def _clear_retry_reason(connection: Connection, campaign_id: int) -> None:
 
 
 def rematch_reports(engine: Engine, *, provider_id: str | None, chunk_id: int) -> None:
-    """Match reports that arrived before the send's answer was stored and waited unmatched.
+    """Match reports that arrived before the send's response was stored and waited unmatched.
 
     Runs after the accepted record is committed, so a failure here cannot lose that record.
     """
@@ -186,11 +186,11 @@ def record_uncertain(engine: Engine, *, claimed: ClaimedChunk, reason: str) -> N
             "campaign %s chunk %s is uncertain and will not be re-sent: %s",
             claimed.campaign_id, claimed.chunk_id, reason,
         )  # fmt: skip
-    complete_if_done(engine, campaign_id=claimed.campaign_id)
+    completion.complete_if_done(engine, campaign_id=claimed.campaign_id)
 
 
 def mark_uncertain(connection: Connection, *, chunk_ids: list[int], reason: str) -> list[int]:
-    """Move `sending` chunks to uncertain and their recipients to UNCERTAIN; return the moved ids."""
+    """Move `sending` chunks to uncertain and their recipients to UNCERTAIN; return moved ids."""
     if not chunk_ids:
         return []
     statement = (
@@ -214,7 +214,7 @@ def mark_uncertain(connection: Connection, *, chunk_ids: list[int], reason: str)
 
 
 def record_retry(engine: Engine, *, claimed: ClaimedChunk, error: str, delay: float) -> None:
-    """Put a chunk that was certainly not sent back in the queue, due again after `delay` seconds."""
+    """Put a chunk that was certainly not sent back in the queue, due after `delay` seconds."""
     due = utc_now() + timedelta(seconds=delay)
     with engine.begin() as connection:
         _release(connection, claimed, error=error, next_attempt_at=due)
@@ -266,7 +266,7 @@ def record_failed(engine: Engine, *, claimed: ClaimedChunk, error: str) -> None:
         claimed.chunk_id,
         error,
     )
-    complete_if_done(engine, campaign_id=claimed.campaign_id)
+    completion.complete_if_done(engine, campaign_id=claimed.campaign_id)
 
 
 def _release(connection: Connection, claimed: ClaimedChunk, *, error: str, next_attempt_at) -> None:
@@ -288,58 +288,4 @@ def _set_reason(connection: Connection, campaign_id: int, reason: str) -> None:
         update(Campaign.__table__)
         .where(_campaign.id == campaign_id, _campaign.status == states.CAMPAIGN_SENDING)
         .values(status_reason=reason[:500])
-    )
-
-
-def complete_if_done(engine: Engine, *, campaign_id: int) -> bool:
-    """Mark a sending campaign completed once none of its chunks is queued or sending."""
-    open_chunks = exists().where(
-        _chunk.campaign_id == campaign_id, _chunk.state.in_(states.OPEN_CHUNK_STATES)
-    )
-    with engine.begin() as connection:
-        if connection.execute(select(open_chunks)).scalar():
-            return False
-
-        reason = _uncertain_summary(connection, campaign_id)
-        done = connection.execute(
-            update(Campaign.__table__)
-            .where(
-                _campaign.id == campaign_id,
-                _campaign.status == states.CAMPAIGN_SENDING,
-                ~open_chunks,
-            )
-            .values(status=states.CAMPAIGN_COMPLETED, status_reason=reason, finished_at=utc_now())
-            .returning(_campaign.id)
-        ).first()
-
-    if done is not None:
-        log.info("campaign %s completed%s", campaign_id, f": {reason}" if reason else "")
-    return done is not None
-
-
-def complete_finished_campaigns(engine: Engine) -> list[int]:
-    """Complete every sending campaign that has no queued or sending chunk left (after a resume)."""
-    open_chunks = exists().where(
-        _chunk.campaign_id == _campaign.id, _chunk.state.in_(states.OPEN_CHUNK_STATES)
-    )
-    query = select(_campaign.id).where(_campaign.status == states.CAMPAIGN_SENDING, ~open_chunks)
-    with engine.connect() as connection:
-        candidates = list(connection.execute(query).scalars())
-    return [
-        campaign_id
-        for campaign_id in candidates
-        if complete_if_done(engine, campaign_id=campaign_id)
-    ]
-
-
-def _uncertain_summary(connection: Connection, campaign_id: int) -> str:
-    query = select(func.count(), func.coalesce(func.sum(_chunk.recipient_count), 0)).where(
-        _chunk.campaign_id == campaign_id, _chunk.state == states.UNCERTAIN
-    )
-    chunks, recipients = connection.execute(query).one()
-    if not chunks:
-        return ""
-    return (
-        f"{chunks} chunk(s) with {recipients} recipient(s) are uncertain: SMS.to may have "
-        "accepted them. Review them and re-send only those you decide to."
     )

@@ -4,7 +4,7 @@ SMS.to allows 150 requests per second per account, across all endpoints. The lim
 `limit` slot rows, each holding the Unix time of its last use. A request takes the least
 recently used slot, and only if that slot was last used more than `window` seconds ago, in one
 atomic compare-and-set update. Consecutive uses of any slot are therefore at least `window`
-apart, so no interval of `window` seconds holds more than `limit` requests, whichever process or
+apart, so no interval of `window` seconds contains more than `limit` requests, whichever process or
 thread sent them. The window is a little longer than a second so that the delay between taking
 a slot and the request reaching SMS.to cannot squeeze `limit + 1` requests into one second.
 
@@ -88,8 +88,8 @@ class SharedRateLimiter:
             .returning(_slot.id)
         )
         with self.engine.begin() as connection:
-            taken = connection.execute(statement).scalar_one_or_none()
-        return None if taken is None else Slot(taken, now)
+            slot_id = connection.execute(statement).scalar_one_or_none()
+        return None if slot_id is None else Slot(slot_id, now)
 
     def release(self, slot: Slot) -> None:
         """Give back a slot taken for a request that was not made."""

@@ -1,7 +1,7 @@
 """Settling uncertain chunks from delivery reports and from SMS.to's message lookups.
 
-A chunk is uncertain when its request may have reached SMS.to but no answer was stored. Two kinds
-of evidence prove that SMS.to accepted it, and then its id is adopted as if the answer had come:
+A chunk is uncertain when its request may have reached SMS.to but no response was stored. Two kinds
+of evidence prove that SMS.to accepted it, and then its id is adopted as if the response had come:
 
 - a delivery report for one of the chunk's numbers, received after the chunk was sent, whose
   trackingId no other chunk has;
@@ -88,24 +88,24 @@ def _uncertain_chunks(
     ]
 
 
-def _id_taken(engine: Engine, provider_id: str, chunk_id: int) -> bool:
-    taken = exists().where(
+def _id_in_use(engine: Engine, provider_id: str, chunk_id: int) -> bool:
+    id_in_use = exists().where(
         _chunk.id != chunk_id,
         or_(_chunk.provider_message_id == provider_id, _chunk.provider_campaign_id == provider_id),
     )
     with engine.connect() as connection:
-        return bool(connection.execute(select(taken)).scalar())
+        return bool(connection.execute(select(id_in_use)).scalar())
 
 
 # Evidence from delivery reports.
 
 
 def reconcile_from_reports(engine: Engine) -> list[int]:
-    """Adopt the trackingId of a report for an uncertain chunk's number; return adopted chunk ids."""
+    """Adopt the trackingId of a report for an uncertain chunk's number; return the chunk ids."""
     settled = []
     for chunk in _uncertain_chunks(engine):
         for tracking_id, message_id in _report_candidates(engine, chunk):
-            if not _fits_shape(chunk.shape, tracking_id, message_id) or _id_taken(
+            if not _fits_shape(chunk.shape, tracking_id, message_id) or _id_in_use(
                 engine, tracking_id, chunk.id
             ):
                 continue
@@ -195,7 +195,7 @@ def _look_up(
         )
         for message in _messages(page):
             provider_id = _candidate_id(message, chunk, since)
-            if provider_id and not _id_taken(engine, provider_id, chunk.id):
+            if provider_id and not _id_in_use(engine, provider_id, chunk.id):
                 return provider_id
     return None
 

@@ -1,14 +1,14 @@
-"""Sending one claimed chunk and recording the outcome that SMS.to's answer proves.
+"""Sending one claimed chunk and recording the outcome that SMS.to's response proves.
 
-| answer | chunk | campaign |
+| response | chunk | campaign |
 | --- | --- | --- |
 | 2xx with an id | accepted, ids stored on it and its recipients | completed after its last chunk |
-| lost answer (timeout, dropped connection, 504, 2xx without an id) | uncertain, never re-sent | goes on |
+| lost response (timeout, connection dropped, 504, 2xx without id) | uncertain | goes on |
 | 429, 500/502/503, no connection | queued again after a back-off with jitter | goes on |
 | 402 | queued again | paused, SMS.to's balance message in `status_reason` |
 | 401 | queued again | stopped, with a sentence about the API key |
 | 400/422 | failed, recipients NOT_SENT | goes on |
-| 404, 415, another status | queued again | stopped: every chunk would get the same answer |
+| 404, 415, another status | queued again | stopped: every chunk would get the same response |
 | an error that is not SMS.to's | uncertain, because the request may have left | goes on |
 """
 
@@ -36,7 +36,7 @@ class RetryPolicy:
 
     base_seconds: float = 1.0
     cap_seconds: float = 60.0
-    # After a 429, every dispatcher of the installation holds its requests this long.
+    # After a 429, every dispatcher of the installation pauses its requests this long.
     rate_limited_hold_seconds: float = 1.0
 
     def delay(self, attempts: int, *, at_least: float = 0.0) -> float:
@@ -47,7 +47,7 @@ class RetryPolicy:
 
 @dataclass(frozen=True)
 class SendContext:
-    """What every send of one dispatcher shares."""
+    """Settings and objects shared by every send of one dispatcher."""
 
     engine: Engine
     limiter: SharedRateLimiter
@@ -68,7 +68,7 @@ def send_chunk(
     """Send a claimed chunk and record the outcome; return the chunk's new state.
 
     `slot` is a request slot taken just before the claim, so that a dispatcher waiting for the
-    rate limit holds no chunk in `sending` (a crash then would leave it uncertain).
+    rate limit keeps no chunk in `sending` (a crash then would leave it uncertain).
     """
     try:
         batch = prepare_batch(
@@ -108,7 +108,7 @@ def send_chunk(
     except errors.SmsToError as exc:
         return _record_error(context, claimed, exc)
     except Exception as exc:
-        # Not an answer from SMS.to, so the request may have left (see the table above).
+        # Not a response from SMS.to, so the request may have left (see the table above).
         log.exception(
             "campaign %s chunk %s: unexpected error while sending",
             claimed.campaign_id,
@@ -204,7 +204,7 @@ def _record_error(context: SendContext, claimed: ClaimedChunk, exc: errors.SmsTo
         outcomes.record_failed(engine, claimed=claimed, error=str(exc))
         return states.FAILED
 
-    reason = f"Sending stopped because every request would get the same answer: {exc}"
+    reason = f"Sending stopped because every request would get the same response: {exc}"
     outcomes.record_halt(
         engine,
         claimed=claimed,

@@ -1,6 +1,6 @@
 """Uncertain chunks for the operator: list them with their recipients, and re-send them on purpose.
 
-An uncertain chunk may have reached SMS.to (its answer was lost), so the dispatcher never sends
+An uncertain chunk may have reached SMS.to (its response was lost), so the dispatcher never sends
 it again by itself. Reconciliation settles most of them; for the rest the operator decides, and
 a deliberate re-send moves the recipients into new queued chunks and is logged.
 """
@@ -110,7 +110,8 @@ def _check(connection, campaign, campaign_id: int, chunk_ids: list[int]) -> None
         )
     if campaign.status == states.CAMPAIGN_CANCELLED:
         raise InputError(
-            f"Campaign {campaign_id} is cancelled; launch a new campaign to send to these recipients."
+            f"Campaign {campaign_id} is cancelled; launch a new campaign to send to these "
+            "recipients."
         )
 
     found = dict(

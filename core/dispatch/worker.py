@@ -1,7 +1,7 @@
 """The dispatcher: the loop that plans due campaigns, sends their chunks and settles the rest.
 
 One `Dispatcher` runs a heartbeat thread, `concurrency` sender threads (each claims one chunk at
-a time and holds its own SMS.to client) and a maintenance loop in the calling thread: settle the
+a time and uses its own SMS.to client) and a maintenance loop in the calling thread: settle the
 chunks of dispatchers that are gone, plan due campaigns, reconcile uncertain chunks, complete
 campaigns. Any number of dispatchers, in threads or processes, can share one database.
 """
@@ -15,7 +15,7 @@ from datetime import timedelta
 
 from sqlalchemy.engine import Engine
 
-from core.dispatch import heartbeat, outcomes, planner, reconcile
+from core.dispatch import completion, heartbeat, planner, reconcile
 from core.dispatch.claim import claim_next_chunk, has_claimable
 from core.dispatch.ratelimit import DEFAULT_WINDOW_SECONDS, RateLimitTimeout, SharedRateLimiter
 from core.dispatch.sender import RetryPolicy, SendContext, send_chunk
@@ -28,7 +28,7 @@ ClientFactory = Callable[[], object]
 
 @dataclass
 class DispatchSummary:
-    """What one dispatcher did: chunks per outcome state, and uncertain chunks it reconciled."""
+    """Counts of one dispatcher's work: chunks per outcome state, planned and settled chunks."""
 
     chunks: dict[str, int] = field(default_factory=dict)
     planned_campaigns: list[int] = field(default_factory=list)
@@ -146,7 +146,7 @@ class Dispatcher:
         self._wake.set()
 
     def start_in_thread(self, name: str = "dispatcher") -> threading.Thread:
-        """Run `run_forever()` in a daemon thread (for the companion server) and return the thread."""
+        """Run `run_forever()` in a daemon thread (for the companion server); return the thread."""
         thread = threading.Thread(target=self.run_forever, name=name, daemon=True)
         thread.start()
         return thread
@@ -232,7 +232,7 @@ class Dispatcher:
             if planned:
                 self.summary.planned_campaigns += planned
                 self._wake.set()
-            outcomes.complete_finished_campaigns(self.engine)
+            completion.complete_finished_campaigns(self.engine)
             if time.monotonic() >= next_reconcile:
                 self._reconcile_now()
                 next_reconcile = time.monotonic() + self.reconcile_interval
