@@ -8,7 +8,7 @@ import logging
 
 import streamlit as st
 
-from dashboard.state import settings
+from dashboard.state import sending_mode, settings
 
 logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
@@ -32,8 +32,6 @@ pages = {
 }
 page = st.navigation(pages)
 
-# Only whether a key is set is shown, never the key.
-mode = "SMS.to (API key configured)" if settings().api_key else "sandbox provider (no API key set)"
-st.sidebar.caption(f"Sending through: {mode}")
+st.sidebar.caption(f"Sending through: {sending_mode(settings())}")
 
 page.run()

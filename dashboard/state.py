@@ -3,6 +3,7 @@
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
+from urllib.parse import urlparse
 
 import streamlit as st
 from sqlalchemy.engine import Engine
@@ -12,6 +13,8 @@ from core.db import init_db, make_engine, session_scope
 from core.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
+
+_LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1"}
 
 
 @st.cache_resource(show_spinner=False)
@@ -24,6 +27,16 @@ def _engine_for(database_url: str) -> Engine:
 
 def settings() -> Settings:
     return get_settings()
+
+
+def sending_mode(current: Settings) -> str:
+    """Describe where campaigns are sent, naming whether a key is set but never showing it."""
+    host = urlparse(current.smsto_api_url).hostname or ""
+    if host in _LOOPBACK_HOSTS:
+        return f"the sandbox provider at {current.smsto_api_url}"
+    if current.api_key:
+        return "SMS.to (API key configured)"
+    return "SMS.to, but no API key is set, so nothing can be sent"
 
 
 def get_engine() -> Engine:

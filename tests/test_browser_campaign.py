@@ -34,7 +34,7 @@ def test_browser_deep_link_first_runs_entry_script(dashboard_engine, dashboard):
 
     expect(page.get_by_text(f"#{campaign_id} Browser sale")).to_be_visible(timeout=20_000)
     expect(_metric(page, "Recipients")).to_have_text("5")
-    expect(page.get_by_text("Sending through: sandbox provider")).to_be_visible()
+    expect(page.get_by_text("Sending through: SMS.to, but no API key is set")).to_be_visible()
     expect(page.get_by_test_id("stSidebarNav").get_by_text("Callback health")).to_be_visible()
 
 

@@ -3,7 +3,8 @@
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from core.settings import get_settings
+from core.settings import Settings, get_settings
+from dashboard.state import sending_mode
 from tests.dashboard_support import APP, fresh_dashboard_database, seed_campaign, set_report
 
 API_KEY = "live-key-0123456789abcdef"
@@ -65,3 +66,24 @@ def test_sidebar_names_mode_not_key(dashboard_engine):
     captions = [caption.value for caption in at.sidebar.caption]
 
     assert captions == ["Sending through: SMS.to (API key configured)"]
+
+
+@pytest.mark.parametrize(
+    ("values", "expected"),
+    [
+        ({"smsto_api_key": API_KEY}, "SMS.to (API key configured)"),
+        ({}, "SMS.to, but no API key is set, so nothing can be sent"),
+        (
+            {"smsto_api_key": "sandbox", "smsto_api_url": "http://127.0.0.1:8765"},
+            "the sandbox provider at http://127.0.0.1:8765",
+        ),
+    ],
+)
+def test_sending_mode_table(monkeypatch, values, expected):
+    monkeypatch.delenv("SMSTO_API_KEY", raising=False)
+    monkeypatch.delenv("SMSTO_API_URL", raising=False)
+
+    mode = sending_mode(Settings(_env_file=None, **values))
+
+    assert mode == expected
+    assert API_KEY not in mode
