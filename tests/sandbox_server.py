@@ -1,13 +1,13 @@
 """Test helpers: the sandbox SMS.to as a real uvicorn process, and a delivery-report receiver.
 
 `run_sandbox(**options)` starts `python -m core.cli sandbox` on 127.0.0.1 with a free port, waits
-until it answers, yields a `SandboxServer` and stops the process by its pid. Options are the
+until it responds, yields a `SandboxServer` and stops the process by its pid. Options are the
 command's own, with underscores: `run_sandbox(seed=1, balance="5", no_reports=True,
 report_retry_schedule=[0.1, 0.2], fault_429_rate=0.5)`. True adds a flag, None and False leave
 an option out, a list is joined with commas.
 
 `report_receiver()` runs a threaded HTTP server on 127.0.0.1 that records every report POSTed
-to it and answers as told (status code, delay), for tests of the sandbox's reports.
+to it and responds as configured (status code, delay), for tests of the sandbox's reports.
 
 `sandbox_fixtures()` makes the fixtures `sandbox_process` (one sandbox per test module, quick
 report timings) and `sandbox` (the same process, reset before each test).
@@ -114,13 +114,17 @@ class SandboxServer:
         return self.log_path.read_text(encoding="utf-8", errors="replace")
 
 
-def wait_for(read: Callable[[], object], done: Callable[[object], bool], timeout: float, what: str):
-    """Call `read` until `done(value)` holds and return the value; fail the test after `timeout`."""
+def wait_for(
+    read: Callable[[], object], done: Callable[[object], bool], timeout: float, description: str
+):
+    """Call `read` until `done(value)` is true and return the value; fail the test after `timeout`."""
     deadline = time.monotonic() + timeout
     value = read()
     while not done(value):
         if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout} s waiting for {what}; last value: {value!r}")
+            pytest.fail(
+                f"timed out after {timeout} s waiting for {description}; last value: {value!r}"
+            )
         time.sleep(0.02)
         value = read()
     return value
@@ -168,7 +172,7 @@ def _wait_until_up(server: SandboxServer, timeout: float) -> None:
         except httpx.HTTPError:
             pass
         time.sleep(0.05)
-    raise RuntimeError(f"sandbox did not answer within {timeout} s:\n{server.log_text()}")
+    raise RuntimeError(f"sandbox did not respond within {timeout} s:\n{server.log_text()}")
 
 
 def _stop(process: subprocess.Popen) -> None:
@@ -217,18 +221,18 @@ class ReceivedReport:
 
 @dataclass
 class ReportReceiver:
-    """A loopback HTTP server that records reports; `answers` sets what the next POSTs get."""
+    """A loopback HTTP server that records reports; `responses` sets what the next POSTs get."""
 
     url: str
     reports: list[ReceivedReport] = field(default_factory=list)
-    # Queued (status, delay in seconds) for the next POSTs; after them, `default_answer`.
-    answers: list[tuple[int, float]] = field(default_factory=list)
-    default_answer: tuple[int, float] = (200, 0.0)
+    # Queued (status, delay in seconds) for the next POSTs; after them, `default_response`.
+    responses: list[tuple[int, float]] = field(default_factory=list)
+    default_response: tuple[int, float] = (200, 0.0)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def next_answer(self) -> tuple[int, float]:
+    def next_response(self) -> tuple[int, float]:
         with self.lock:
-            return self.answers.pop(0) if self.answers else self.default_answer
+            return self.responses.pop(0) if self.responses else self.default_response
 
     def record(self, report: ReceivedReport) -> None:
         with self.lock:
@@ -251,7 +255,7 @@ def _handler(receiver: ReportReceiver) -> type[BaseHTTPRequestHandler]:
             fields = dict(parse_qsl(body.decode("utf-8"), keep_blank_values=True))
             receiver.record(ReceivedReport(headers, body, fields, time.monotonic()))
 
-            status, delay = receiver.next_answer()
+            status, delay = receiver.next_response()
             if delay:
                 time.sleep(delay)
             payload = json.dumps({"ok": status == 200}).encode()

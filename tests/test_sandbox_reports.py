@@ -55,7 +55,7 @@ def test_report_is_form_encoded(sandbox, receiver):
     assert b"phone=%2B35799000001" in report.body
 
 
-def test_bulk_reports_use_campaign_id_and_fresh_message_ids(sandbox, receiver):
+def test_bulk_report_ids(sandbox, receiver):
     phones = [PHONE, "+35799000002", "+35799000003"]
     campaign_id = send(sandbox, {"message": "Hi", "to": phones, "callback_url": receiver.url})[
         "campaign_id"
@@ -150,8 +150,8 @@ def test_no_secret_means_no_signature(sandbox, receiver):
     assert "x-smsto-signature" not in receiver.wait_for(1)[0].headers
 
 
-def test_report_answered_500_is_retried(sandbox, receiver):
-    receiver.answers = [(500, 0.0)]
+def test_report_failing_500_is_retried(sandbox, receiver):
+    receiver.responses = [(500, 0.0)]
     send(sandbox, {"message": "Hi", "to": PHONE, "callback_url": receiver.url})
     stats = sandbox.wait_until_settled()
     statuses = [report.fields["status"] for report in receiver.reports]
@@ -162,7 +162,7 @@ def test_report_answered_500_is_retried(sandbox, receiver):
 
 
 def test_retry_waits_for_schedule(sandbox, receiver):
-    receiver.answers = [(503, 0.0)]
+    receiver.responses = [(503, 0.0)]
     send(sandbox, {"message": "Hi", "to": PHONE, "callback_url": receiver.url})
     receiver.wait_for(3)
     first, retried = (report for report in receiver.reports if report.fields["status"] == "SENT")
@@ -171,7 +171,7 @@ def test_retry_waits_for_schedule(sandbox, receiver):
 
 def test_slow_receiver_is_retried(sandbox, receiver):
     sandbox.configure(report_timeout=0.3)
-    receiver.answers = [(200, 0.6)]
+    receiver.responses = [(200, 0.6)]
     send(sandbox, {"message": "Hi", "to": PHONE, "callback_url": receiver.url})
     stats = sandbox.wait_until_settled()
     assert [report.fields["status"] for report in receiver.reports].count("SENT") == 2
@@ -179,7 +179,7 @@ def test_slow_receiver_is_retried(sandbox, receiver):
 
 
 def test_report_dropped_after_last_retry(sandbox, receiver):
-    receiver.default_answer = (500, 0.0)
+    receiver.default_response = (500, 0.0)
     send(sandbox, {"message": "Hi", "to": PHONE, "callback_url": receiver.url})
     stats = sandbox.wait_until_settled()
     assert len(receiver.reports) == 2 * 3
@@ -220,7 +220,7 @@ def test_shuffle_lets_final_come_first(sandbox, receiver):
 
 
 def test_pending_counts_until_reports_done(sandbox, receiver):
-    receiver.default_answer = (200, 0.3)
+    receiver.default_response = (200, 0.3)
     send(sandbox, {"message": "Hi", "to": [PHONE, "+35799000002"], "callback_url": receiver.url})
     during = sandbox.stats()["reports_pending"]
     after = sandbox.wait_until_settled()["reports_pending"]
@@ -230,21 +230,21 @@ def test_pending_counts_until_reports_done(sandbox, receiver):
 
 def test_report_concurrency_is_bounded(receiver):
     active = 0
-    most = 0
+    max_active = 0
     lock = threading.Lock()
-    original = receiver.next_answer
+    original = receiver.next_response
 
-    def counting_answer():
-        nonlocal active, most
+    def counting_response():
+        nonlocal active, max_active
         with lock:
             active += 1
-            most = max(most, active)
+            max_active = max(max_active, active)
         time.sleep(0.1)
         with lock:
             active -= 1
         return original()
 
-    receiver.next_answer = counting_answer
+    receiver.next_response = counting_response
     with run_sandbox(
         seed=1, report_concurrency=2, report_delay_min=0, report_delay_max=0.01
     ) as server:
@@ -258,7 +258,7 @@ def test_report_concurrency_is_bounded(receiver):
         )
         server.wait_until_settled()
     assert len(receiver.reports) == 12
-    assert most == 2
+    assert max_active == 2
 
 
 def test_form_body_matches_urlencode(sandbox, receiver):

@@ -1,7 +1,7 @@
 """The sandbox SMS.to provider as a raw ASGI application, for uvicorn.
 
 Every request to an SMS.to endpoint passes the checks in the order below, and the first that
-fails decides the answer: rate limit (429), route (404, 405), API key (401), content type of a
+fails decides the response: rate limit (429), route (404, 405), API key (401), content type of a
 POST (415), injected fault, then the handler (400, 402, 404 or success).
 The `/_sandbox/` endpoints skip all of them (see `core.sandbox.control`).
 """
@@ -130,7 +130,7 @@ class SandboxApp:
             status, body = await handler(request, **params)
         except HttpError as exc:
             status, body = exc.status_code, exc.body()
-        await self._answer(send, receive, status, body, fault)
+        await self._respond(send, receive, status, body, fault)
 
     def _check(self, request: asgi.Request):
         """Run the checks that come before any fault; return the handler and its path parameters."""
@@ -185,10 +185,10 @@ class SandboxApp:
         message = f"Server error {fault.status_code}. Please try again later."
         await asgi.send_json(send, fault.status_code, {"success": False, "message": message})
 
-    async def _answer(
+    async def _respond(
         self, send: asgi.Send, receive: asgi.Receive, status: int, body: dict, fault: Fault | None
     ) -> None:
-        """Send the handler's answer, unless an applied fault replaces, delays or drops it."""
+        """Send the handler's response, unless an applied fault replaces, delays or drops it."""
         if fault is None or fault.kind == SLOW:
             await asgi.send_json(send, status, body)
         elif fault.kind == TIMEOUT:

@@ -113,7 +113,7 @@ async def drop_connection(send: Send, receive: Receive) -> None:
     ASGI has no message for this. Under uvicorn, `send` is a method of the request cycle that
     owns the transport, so the transport is closed directly and the function waits for uvicorn to
     notice the disconnect (uvicorn then sends nothing). Under another server, a response is
-    started and abandoned, which also leaves the client without a complete answer.
+    started and abandoned, which also leaves the client without a complete response.
     """
     cycle = getattr(send, "__self__", None)
     transport = getattr(cycle, "transport", None)

@@ -1,4 +1,4 @@
-"""Validation of `/sms/send` and `/sms/estimate` bodies, with SMS.to's 400 answers.
+"""Validation of `/sms/send` and `/sms/estimate` bodies, with SMS.to's 400 responses.
 
 SMS.to takes three shapes: `{"message", "to": "+..."}` (one SMS), `{"message", "to": [...]}` or
 `{"message", "list_id"}` (one text to many), and `{"messages": [{"message", "to"}, ...]}`.
@@ -17,7 +17,7 @@ SCHEDULE_FORMAT = "%Y-%m-%d %H:%M:%S"
 
 
 class HttpError(Exception):
-    """An answer other than success: status code, SMS.to's message and any extra JSON fields."""
+    """A response other than success: status code, SMS.to's message and any extra JSON fields."""
 
     def __init__(self, status_code: int, message: str, **extra: object) -> None:
         super().__init__(message)
@@ -75,7 +75,9 @@ def _parse_personalised(messages: object) -> tuple[list[str], list[str]]:
     texts: list[str] = []
     for position, item in enumerate(messages):
         if not isinstance(item, dict):
-            raise HttpError(400, f"messages[{position}] must be an object with message and to.")
+            raise HttpError(
+                400, f"The messages[{position}] item must be an object with message and to fields."
+            )
         texts.append(_require_text(item.get("message"), f"messages[{position}].message"))
         phones.append(_parse_number(item.get("to"), f"messages[{position}].to"))
     return phones, texts
@@ -88,7 +90,7 @@ def _parse_numbers(numbers: list) -> list[str]:
 
 
 def _parse_number(value: object, where: str) -> str:
-    # Numbers are checked after the answer, like SMS.to does, so only the type is checked here.
+    # Numbers are checked after the response, as SMS.to does, so only the type is checked here.
     if isinstance(value, int) and not isinstance(value, bool):
         return str(value)
     if not isinstance(value, str) or not value.strip():

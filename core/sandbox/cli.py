@@ -118,7 +118,7 @@ def add_sandbox_options(parser: argparse.ArgumentParser) -> None:
         "--report-timeout",
         type=float,
         default=defaults.report_timeout,
-        help="seconds a receiver has to answer 200 (default: 4)",
+        help="seconds a receiver has to respond 200 (default: 4)",
     )
     schedule = ",".join(f"{delay:g}" for delay in DEFAULT_RETRY_SCHEDULE)
     reports.add_argument(
@@ -148,13 +148,13 @@ def add_sandbox_options(parser: argparse.ArgumentParser) -> None:
     faults = parser.add_argument_group("fault injection (rates are fractions of requests)")
     fault_defaults = FaultConfig()
     faults.add_argument(
-        "--fault-429-rate", type=_fraction, default=0.0, help="answer 429 to this fraction"
+        "--fault-429-rate", type=_fraction, default=0.0, help="respond 429 to this fraction"
     )
     faults.add_argument(
-        "--fault-429-burst", type=int, default=0, help="answer 429 to the first N requests"
+        "--fault-429-burst", type=int, default=0, help="respond 429 to the first N requests"
     )
     faults.add_argument(
-        "--fault-5xx-rate", type=_fraction, default=0.0, help="answer a 5xx to this fraction"
+        "--fault-5xx-rate", type=_fraction, default=0.0, help="respond with a 5xx to this fraction"
     )
     faults.add_argument(
         "--fault-5xx-codes",
@@ -163,34 +163,36 @@ def add_sandbox_options(parser: argparse.ArgumentParser) -> None:
         help="5xx codes to draw from (default: 500,502,503)",
     )
     faults.add_argument(
-        "--fault-5xx-applied", action="store_true", help="carry out the request before a 5xx answer"
+        "--fault-5xx-applied",
+        action="store_true",
+        help="carry out the request before a 5xx response",
     )
     faults.add_argument(
-        "--fault-slow-rate", type=_fraction, default=0.0, help="delay the answer to this fraction"
+        "--fault-slow-rate", type=_fraction, default=0.0, help="delay the response to this fraction"
     )
     faults.add_argument(
         "--fault-slow-seconds",
         type=float,
         default=fault_defaults.slow_seconds,
-        help="delay of a slow answer (default: 1)",
+        help="seconds a slow response is delayed (default: 1)",
     )
     faults.add_argument(
         "--fault-timeout-rate",
         type=_fraction,
         default=0.0,
-        help="carry out, then answer after --fault-timeout-seconds",
+        help="carry out, then respond after --fault-timeout-seconds",
     )
     faults.add_argument(
         "--fault-timeout-seconds",
         type=float,
         default=fault_defaults.timeout_seconds,
-        help="wait before a timed-out answer (default: 35)",
+        help="seconds before a timed-out response (default: 35)",
     )
     faults.add_argument(
         "--fault-drop-rate",
         type=_fraction,
         default=0.0,
-        help="carry out, then close the connection without answer",
+        help="carry out, then close the connection without response",
     )
     faults.add_argument(
         "--fault-scope",
@@ -239,8 +241,8 @@ def config_from_args(args: argparse.Namespace) -> SandboxConfig:
     return config
 
 
-def _settings_secret(wanted: bool) -> str | None:
-    if not wanted:
+def _settings_secret(requested: bool) -> str | None:
+    if not requested:
         return None
     from core.settings import get_settings
 

@@ -18,7 +18,7 @@ DEFAULT_RETRY_SCHEDULE = [1.0, 2.0, 4.0, 8.0]
 
 @dataclass
 class SandboxConfig:
-    """Everything a sandbox run can be told; money in EUR, times in seconds."""
+    """Settings of a sandbox run; money in EUR, times in seconds."""
 
     api_key: str = "sandbox"
     starting_balance: Decimal = Decimal(10000)

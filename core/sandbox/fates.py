@@ -1,7 +1,7 @@
 """Number validation and the fate of each recipient, as plain functions for a worker process.
 
 Validating a million numbers costs seconds of CPU, so the sandbox runs `decide_chunk` in a
-separate process and its event loop stays free to answer requests. Everything here is a pure
+separate process and its event loop stays free to respond to requests. Everything here is a pure
 function of its arguments, which are cheap to pickle.
 
 A fate depends only on the fate key (from the seed) and the number, so two runs with the same
@@ -51,7 +51,7 @@ def calling_code_region(phone: str) -> str:
 def validate_number(phone: str) -> tuple[int, str] | None:
     """Return the E.164 digits as an int and the region of a valid number, or None if invalid.
 
-    NOTE: only international numbers ("+" and a calling code) can be valid. SMS.to says it
+    NOTE: only international numbers ("+" and a calling code) can be valid. SMS.to states that it
     corrects prefixes, but not for which country it would read a national number.
     """
     try:
@@ -114,7 +114,7 @@ def draw_fate(fate_key: bytes, digits: int, outcomes: list[tuple[float, str]]) -
 
 @dataclass
 class ChunkFates:
-    """What `decide_chunk` found for consecutive recipients of a batch."""
+    """Validation results and fates of consecutive recipients, from `decide_chunk`."""
 
     # E.164 digits as array("q") bytes, -1 for an invalid number.
     e164: bytes
@@ -133,7 +133,7 @@ def decide_chunk(
 ) -> ChunkFates:
     """Validate each number and draw its fate, REJECTED for an invalid number.
 
-    Opt-outs are left to the caller, which knows the send's bypass_optout.
+    Opt-outs are left to the caller, which has the send's bypass_optout.
     """
     e164 = array("q")
     regions: list[str] = []

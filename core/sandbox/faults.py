@@ -1,4 +1,4 @@
-"""Fault injection: answers that go wrong on purpose, so clients can be tested against them.
+"""Fault injection: responses that go wrong on purpose, so clients can be tested against them.
 
 Each fault has a rate (the fraction of requests it hits, drawn from a seeded generator). Faults
 hit the sending endpoint (`POST /sms/send`) unless `scope` is "all", which extends them to every
@@ -8,9 +8,9 @@ SMS.to endpoint; the `/_sandbox/` control endpoints are never hit.
 | --- | --- | --- |
 | rate limit (429) | no | HTTP 429 |
 | server error (5xx) | no, unless `server_error_applied` | HTTP 500, 502 or 503 |
-| slow | yes | the normal answer after `slow_seconds` |
-| timeout | yes, before the wait | the normal answer after `timeout_seconds`, usually too late |
-| drop | yes | the connection closes without any answer |
+| slow | yes | the normal response after `slow_seconds` |
+| timeout | yes, before the wait | the normal response after `timeout_seconds`, usually too late |
+| drop | yes | the connection closes without any response |
 """
 
 import logging
@@ -33,7 +33,7 @@ class FaultConfig:
     """Fault rates and timings; every rate is a fraction of requests from 0 to 1."""
 
     rate_limit_rate: float = 0.0
-    # The next N requests in scope are answered 429, then the count drops back to 0.
+    # The next N requests in scope get 429, then the count drops back to 0.
     rate_limit_burst: int = 0
     server_error_rate: float = 0.0
     server_error_codes: list[int] = field(default_factory=lambda: [500, 502, 503])
@@ -100,11 +100,11 @@ class FaultInjector:
         return method == "POST" and path == "/sms/send"
 
     def decide(self, config: FaultConfig) -> Fault | None:
-        """Draw the fault for one request in scope, or None for a normal answer."""
+        """Draw the fault for one request in scope, or None for a normal response."""
         fault = self._draw(config)
         if fault is not None:
             self.counts[fault.kind] += 1
-            log.info("injecting fault %s", fault)
+            log.debug("injecting fault %s", fault)
         return fault
 
     def _draw(self, config: FaultConfig) -> Fault | None:

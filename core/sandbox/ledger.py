@@ -1,6 +1,6 @@
 """The sandbox's record of every message it accepted, compact enough for millions of recipients.
 
-One `Batch` per accepted send holds its recipients in parallel arrays: about 20 bytes per
+One `Batch` per accepted send stores its recipients in parallel arrays: about 20 bytes per
 recipient once processed (E.164 number as an int, parts, region, status and fate codes).
 
 Per-recipient message ids are not stored. Each batch draws a random version-4 UUID as its

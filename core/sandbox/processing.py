@@ -1,6 +1,6 @@
 """What happens to an accepted send: its cost is reserved at once, each recipient's fate later.
 
-Like SMS.to, the sandbox answers first and checks the numbers afterwards. At admission the cost
+Like SMS.to, the sandbox responds first and checks the numbers afterwards. At admission the cost
 is estimated from each number's country calling code and reserved from the balance, which is
 where a 402 comes from. The batch then waits for the processor, which validates every number and
 draws its fate (see `core.sandbox.fates`) in a worker process, one chunk at a time: an invalid
@@ -41,7 +41,7 @@ from core.sms_parts import count_parts
 
 log = logging.getLogger(__name__)
 
-# Recipients decided per call, so one large send never holds the worker for long.
+# Recipients decided per call, so one large send never occupies the worker for long.
 _CHUNK = 5000
 
 

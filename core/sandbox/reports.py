@@ -1,8 +1,8 @@
 """Delivery reports: the form-encoded POSTs SMS.to makes to a send's callback URL.
 
-Each processed batch passes through two stages. The first reports SENT for every recipient (or
-the final REJECTED or UNSUBSCRIBED at once for a number that was never submitted); the second,
-a random delay later, reports the final status. With `shuffle_reports` both stages run as one,
+Each processed batch passes through two stages. The first reports SENT for every recipient,
+except that a number never submitted gets its final REJECTED or UNSUBSCRIBED at once. The
+second stage, a random delay later, reports the final statuses. With `shuffle_reports` both stages run as one,
 in random order, so a final report may come before SENT. A report whose POST does not get HTTP
 200 within `report_timeout` is retried after each delay of `retry_schedule`, then dropped.
 
@@ -170,7 +170,7 @@ class ReportSender:
     async def _schedule_final(
         self, batch: Batch, generation: int, posts: list[asyncio.Task]
     ) -> None:
-        # The final stage starts once every SENT report got its first answer, so that a receiver
+        # The final stage starts once every SENT report got its first response, so that a receiver
         # sees SENT first (a SENT report that is retried may still come later, as at SMS.to).
         if posts:
             await asyncio.wait(posts)
@@ -288,9 +288,7 @@ class ReportSender:
             return False
 
         if response.status_code != 200:
-            self._log_failure(
-                "report to %s answered HTTP %s", _host(report.url), response.status_code
-            )
+            self._log_failure("report to %s got HTTP %s", _host(report.url), response.status_code)
             return False
         return True
 

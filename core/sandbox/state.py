@@ -22,7 +22,7 @@ class Stats:
     reports_duplicated: int = 0
     # Recipient stages (SENT, final) whose reports are not yet created, counted per recipient.
     report_slots_ahead: int = 0
-    # Reports created and not yet answered 200 nor given up: queued, in flight or awaiting retry.
+    # Reports created and neither acknowledged with 200 nor given up: queued, in flight or awaiting retry.
     reports_in_progress: int = 0
 
     @property
@@ -53,7 +53,7 @@ class RateLimiter:
 
     Only accepted requests count toward the limit, so a client that keeps retrying too fast is
     still let through once the window has room. `max_in_one_second` counts every arrival,
-    answered 429 or not, to show how fast the client really sent.
+    rejected with 429 or not, to show how fast the client really sent.
     """
 
     def __init__(self) -> None:

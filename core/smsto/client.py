@@ -74,7 +74,7 @@ class SmsToClient:
         timezone: str | None = None,
         bypass_optout: bool = False,
     ) -> SendResult:
-        """Send one SMS; SMS.to answers with a `message_id`."""
+        """Send one SMS; SMS.to returns a `message_id`."""
         options = _send_options(sender_id, callback_url, scheduled_for, timezone, bypass_optout)
         body = {"message": message, "to": to, **options}
         return self._send(body, f"one SMS to {mask_phone(to)}")
@@ -90,7 +90,7 @@ class SmsToClient:
         timezone: str | None = None,
         bypass_optout: bool = False,
     ) -> SendResult:
-        """Send the same text to many numbers; SMS.to answers with a `campaign_id`."""
+        """Send the same text to many numbers; SMS.to returns a `campaign_id`."""
         options = _send_options(sender_id, callback_url, scheduled_for, timezone, bypass_optout)
         body = {"message": message, "to": list(to), **options}
         return self._send(body, f"one text to {len(body['to'])} recipients")
@@ -106,7 +106,7 @@ class SmsToClient:
         timezone: str | None = None,
         bypass_optout: bool = False,
     ) -> SendResult:
-        """Send the same text to a contact list stored at SMS.to; answers with a `campaign_id`."""
+        """Send the same text to a contact list stored at SMS.to, which returns a `campaign_id`."""
         options = _send_options(sender_id, callback_url, scheduled_for, timezone, bypass_optout)
         body = {"message": message, "list_id": list_id, **options}
         return self._send(body, f"one text to contact list {list_id}")
@@ -213,9 +213,9 @@ class SmsToClient:
         params: dict | None = None,
         is_send: bool = False,
     ) -> tuple[httpx.Response, dict]:
-        """Make one request and return the answer with its JSON body, or raise an SmsToError.
+        """Make one request and return the response with its JSON body, or raise an SmsToError.
 
-        `is_send` marks a request that may queue messages, which changes how a lost answer is
+        `is_send` marks a request that may queue messages, which changes how a lost response is
         classified.
         """
         path = httpx.URL(url).path
@@ -229,7 +229,7 @@ class SmsToClient:
         parsed = responses.read_json(response)
         if not response.is_success:
             error = responses.error_for_status(response, parsed, is_send=is_send)
-            log.warning("%s %s answered %s: %s", method, path, response.status_code, error)
+            log.warning("%s %s returned HTTP %s: %s", method, path, response.status_code, error)
             raise error
         if parsed is None:
             raise _unreadable_success(response, is_send=is_send)
@@ -238,7 +238,7 @@ class SmsToClient:
                 response.status_code,
                 responses.provider_message(response, parsed),
                 detail=(
-                    f"SMS.to answered HTTP {response.status_code} with success false "
+                    f"SMS.to returned HTTP {response.status_code} with success false "
                     f"({parsed.get('message')!r}): the request was not carried out; "
                     "check it and retry."
                 ),
@@ -269,12 +269,13 @@ def _send_result(response: httpx.Response, parsed: dict) -> SendResult:
     message_id = parsed.get("message_id")
     campaign_id = parsed.get("campaign_id")
     if not message_id and not campaign_id:
-        # SMS.to said yes but gave no id: the messages are probably queued, and unmatchable.
+        # SMS.to accepted the send but returned no id, so the messages are probably queued and
+        # cannot be matched to delivery reports.
         raise errors.DeliveryUncertainError(
             response.status_code,
             responses.provider_message(response, parsed),
             detail=(
-                f"SMS.to answered HTTP {response.status_code} without a message_id or campaign_id, "
+                f"SMS.to returned HTTP {response.status_code} without a message_id or campaign_id, "
                 "so the send may be queued but cannot be tracked: "
                 f"{errors.DeliveryUncertainError.advice}."
             ),
@@ -292,7 +293,7 @@ def _unreadable_success(response: httpx.Response, *, is_send: bool) -> errors.Sm
         response.status_code,
         responses.provider_message(response, None),
         detail=(
-            f"SMS.to answered HTTP {response.status_code} with a body that is not a JSON object: "
+            f"SMS.to returned HTTP {response.status_code} with a body that is not a JSON object: "
             f"{error.advice}."
         ),
     )

@@ -4,20 +4,20 @@ For sending at most once, what matters is whether SMS.to may have accepted a sen
 
 - `ProviderUnreachableError`: no connection was made, so SMS.to never saw the request. Safe to
   retry.
-- `DeliveryUncertainError`: a send reached SMS.to (or a gateway in front of it) but its answer was
+- `DeliveryUncertainError`: a send reached SMS.to (or a gateway in front of it) but its response was
   lost, so it may have been queued. Never retry it automatically: reconcile it from delivery
   reports and lookups instead.
-- Every other `SmsToError` carries SMS.to's own answer, which says that it did not accept the
+- Every other `SmsToError` carries SMS.to's own response, which says that it did not accept the
   request. `retryable` tells whether the same request may succeed later.
 """
 
 
 class SmsToError(Exception):
-    """A request to SMS.to that did not succeed; `str()` is a sentence that says what to do."""
+    """A request to SMS.to that did not succeed; `str()` is a sentence that tells what to do."""
 
     # True when repeating the same request later may succeed and cannot send anything twice.
     retryable = False
-    # True when a send may have been queued although no success answer arrived.
+    # True when a send may have been queued although no success response arrived.
     maybe_sent = False
     advice = "check the request and SMS.to's message"
 
@@ -33,16 +33,16 @@ class SmsToError(Exception):
         super().__init__(detail or self._describe())
 
     def _describe(self) -> str:
-        answer = f"HTTP {self.status_code}" if self.status_code is not None else "no HTTP answer"
-        if self.provider_message:
-            answer += f" ({self.provider_message!r})"
-        return f"SMS.to answered {answer}: {self.advice}."
+        if self.status_code is None:
+            return f"The request to SMS.to got no HTTP response: {self.advice}."
+        message = f" ({self.provider_message!r})" if self.provider_message else ""
+        return f"SMS.to returned HTTP {self.status_code}{message}: {self.advice}."
 
 
 class AuthenticationError(SmsToError):
     advice = (
         "the API key was rejected; check SMSTO_API_KEY against the keys on the SMS.to dashboard. "
-        "SMS.to also answers 401 to anti-flooding, so if the key is right, send less often"
+        "SMS.to also returns 401 to anti-flooding, so if the key is right, send less often"
     )
 
 
@@ -80,7 +80,7 @@ class ProviderNotFoundError(SmsToError, LookupError):
 
 
 class ServerError(SmsToError):
-    # NOTE: assumes SMS.to answers 500, 502 and 503 before it queues anything (not documented).
+    # NOTE: assumes SMS.to returns 500, 502 and 503 before it queues anything (not documented).
     # A 504 means a gateway gave up waiting and raises DeliveryUncertainError on a send instead.
     retryable = True
     advice = "SMS.to had an internal error; retry later"
@@ -88,7 +88,7 @@ class ServerError(SmsToError):
 
 class UnexpectedResponseError(SmsToError):
     advice = (
-        "the answer is not one SMS.to documents; check that SMSTO_API_URL and SMSTO_AUTH_URL "
+        "the response is not one SMS.to documents; check that SMSTO_API_URL and SMSTO_AUTH_URL "
         "point at SMS.to and retry later"
     )
 
@@ -102,14 +102,14 @@ class ProviderUnreachableError(SmsToError):
 
 
 class ResponseLostError(SmsToError):
-    # A read-only request (estimate, balance, lookup) whose answer was lost changes nothing.
+    # A read-only request (estimate, balance, lookup) whose response was lost changes nothing.
     retryable = True
-    advice = "the connection failed before the answer arrived; the request changes nothing, retry"
+    advice = "the connection failed before the response arrived; the request changes nothing, retry"
 
 
 class DeliveryUncertainError(SmsToError):
     maybe_sent = True
     advice = (
-        "the send reached SMS.to but its answer was lost, so the messages may be queued; do not "
+        "the send reached SMS.to but its response was lost, so the messages may be queued; do not "
         "send them again, reconcile them from delivery reports and the message lookups"
     )

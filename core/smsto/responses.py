@@ -1,4 +1,4 @@
-"""Turn SMS.to's HTTP answers and httpx's transport errors into results or `SmsToError`s."""
+"""Turn SMS.to's HTTP responses and httpx's transport errors into results or `SmsToError`s."""
 
 import json
 import logging
@@ -24,7 +24,7 @@ _NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.
 
 
 def error_for_transport(exc: httpx.TransportError, *, is_send: bool) -> errors.SmsToError:
-    """Classify a request that got no HTTP answer by whether it may have reached SMS.to.
+    """Classify a request that got no HTTP response by whether it may have reached SMS.to.
 
     A read timeout, a write timeout, a connection closed or reset after the request was written:
     all of these may follow SMS.to queueing a send, so a send becomes DeliveryUncertainError.
@@ -53,7 +53,7 @@ def read_json(response: httpx.Response) -> dict | None:
 def error_for_status(
     response: httpx.Response, body: dict | None, *, is_send: bool
 ) -> errors.SmsToError:
-    """Build the exception for an answer that is not a 2xx."""
+    """Build the exception for a response that is not a 2xx."""
     status = response.status_code
     message = provider_message(response, body)
 
@@ -94,7 +94,7 @@ def required_field(body: dict, name: str, response: httpx.Response) -> object:
             response.status_code,
             provider_message(response, body),
             detail=(
-                f"SMS.to answered HTTP {response.status_code} without the field {name!r}: "
+                f"SMS.to returned HTTP {response.status_code} without the field {name!r}: "
                 f"{errors.UnexpectedResponseError.advice}."
             ),
         )

@@ -1,4 +1,4 @@
-"""Parsed successful answers of SMS.to; each keeps the raw JSON body as `raw`."""
+"""Parsed successful responses of SMS.to; each keeps the raw JSON body as `raw`."""
 
 from dataclasses import dataclass, field
 from decimal import Decimal
