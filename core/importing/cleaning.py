@@ -42,6 +42,7 @@ _VARIATION_SELECTORS = ((0xFE00, 0xFE0F), (0xE0100, 0xE01EF))
 
 # The vectorised path handles ASCII cells whose only control characters are TAB and line breaks;
 # every other cell takes the scalar path.
+_PLAIN = r"^[ (]*\+?[ 0-9().\-]*$"
 _RARE_CONTROL = r"[\x00-\x08\x0e-\x1f\x7f]"
 _ASCII_LINE_BREAKS = r"[\n\r\x0b\x0c]"
 _ASCII_INVISIBLE = r"[\t\n\r\x0b\x0c ]"
@@ -139,6 +140,25 @@ class PrecheckedColumn:
 def precheck_column(cells: pa.Array, is_number: IsNumber) -> PrecheckedColumn:
     """Apply `precheck` to every cell; ASCII cells go through vectorised kernels."""
     cells = pc.fill_null(cells, "")
+    count = len(cells)
+    code = np.full(count, "", dtype=object)
+    detail = np.full(count, "", dtype=object)
+
+    # Most cells hold digits with a leading "+" and spaces or ().- only: removing the spaces is
+    # all their cleaning, and only emptiness can reject them.
+    plain = _bool(pc.match_substring_regex(cells, _PLAIN))
+    compact = pc.replace_substring(cells, " ", "")
+    code[plain & _bool(pc.equal(compact, ""))] = "empty"
+
+    others = np.flatnonzero(~plain)
+    if others.size:
+        checked = _precheck_ascii(cells.take(pa.array(others)), is_number)
+        code[others], detail[others] = checked.code, checked.detail
+        compact = pc.replace_with_mask(compact, pa.array(~plain), checked.compact)
+    return PrecheckedColumn(compact=compact, code=code, detail=detail)
+
+
+def _precheck_ascii(cells: pa.Array, is_number: IsNumber) -> PrecheckedColumn:
     count = len(cells)
     code = np.full(count, "", dtype=object)
     detail = np.full(count, "", dtype=object)

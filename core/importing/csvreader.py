@@ -61,7 +61,7 @@ def sniff_delimiter(text: str) -> str:
 
 def parse_csv(text: str, delimiter: str, name: str) -> Grid:
     """Split `text` into records; raise InputError when a quote is never closed."""
-    lines = _LINE_BREAK.split(text)
+    lines = split_lines(text)
     lengths = np.fromiter(map(len, lines), dtype=np.int64, count=len(lines))
     non_empty = np.flatnonzero(lengths > 0) + 1
 
@@ -69,6 +69,18 @@ def parse_csv(text: str, delimiter: str, name: str) -> Grid:
     if grid is None:
         grid = _parse_with_csv_module(text, delimiter, name)
     return _without_blank_records(grid)
+
+
+def split_lines(text: str) -> list[str]:
+    """Split at CR LF, CR or LF, the line breaks of the csv module, with str.split where it can."""
+    if "\r" not in text:
+        return text.split("\n")
+    if "\n" not in text:
+        return text.split("\r")
+    unified = text.replace("\r\n", "\n")
+    if "\r" not in unified:
+        return unified.split("\n")
+    return _LINE_BREAK.split(text)
 
 
 def _parse_with_pyarrow(text: str, delimiter: str, non_empty_lines: np.ndarray) -> Grid | None:

@@ -43,8 +43,10 @@ def assign_verdicts(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Return verdicts, reason codes and the line each duplicate repeats (0 when not one)."""
     ok = code == OK
-    verdict = np.where(ok, OK, INVALID).astype(object)
-    reason_code = np.where(ok, "", code).astype(object)
+    verdict = np.full(len(code), INVALID, dtype=object)
+    verdict[ok] = OK
+    reason_code = code.copy()
+    reason_code[ok] = ""
     duplicate_of = np.zeros(len(code), dtype=np.int64)
 
     suppressed = list(suppressed)
@@ -92,14 +94,19 @@ def reason_sentences(
 
     # Other reasons repeat: build each distinct sentence once.
     rows = np.flatnonzero((reason_code != "") & ~duplicates)
-    keys = pd.DataFrame(
-        {"code": reason_code[rows], "detail": detail[rows], "calling": calling_code[rows]}
-    )
-    group_ids, distinct = pd.factorize(pd.MultiIndex.from_frame(keys))
+    code_ids, codes = pd.factorize(reason_code[rows])
+    detail_ids, details = pd.factorize(detail[rows])
+    calling_ids, callings = pd.factorize(calling_code[rows])
+    keys = (code_ids.astype(np.int64) * len(details) + detail_ids) * len(callings) + calling_ids
+    _, first, group_ids = np.unique(keys, return_index=True, return_inverse=True)
     texts = np.array(
         [
-            reason_sentence(code, number=describe_number(int(calling), default_region), detail=text)
-            for code, text, calling in distinct
+            reason_sentence(
+                codes[code_ids[row]],
+                number=describe_number(int(callings[calling_ids[row]]), default_region),
+                detail=details[detail_ids[row]],
+            )
+            for row in first
         ]
         + [""],
         dtype=object,
