@@ -42,7 +42,7 @@ def postgres_server(base: Path) -> Iterator[str]:
         shutil.chown(base, "postgres")
         shutil.chown(data, "postgres")
     port = free_port()
-    run = lambda *args: subprocess.run(_as_postgres_user(list(args)), check=True, capture_output=True)  # noqa: E731
+    run = lambda *args: subprocess.run(_as_postgres_user(list(args)), check=True, capture_output=True)
 
     run(str(bin_dir / "initdb"), "-D", str(data), "-U", "postgres", "--auth=trust", "-E", "UTF8")
     options = f"-p {port} -c listen_addresses=127.0.0.1 -k {data} -c fsync=off"

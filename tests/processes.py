@@ -1,5 +1,6 @@
 """Start the product's servers as real processes on loopback for tests, and stop them by pid."""
 
+import contextlib
 import os
 import signal
 import socket
@@ -50,15 +51,14 @@ def companion_server(env: dict[str, str], *, port: int | None = None, log_path: 
 def spawned(command: list[str], env: dict[str, str], health_url: str, log_path: Path | None = None) -> Iterator[subprocess.Popen]:
     """Start `command`, wait for `health_url`, and always stop the process by its pid."""
     full_env = {**os.environ, **env}
-    output = open(log_path, "ab") if log_path else subprocess.DEVNULL
-    process = subprocess.Popen(command, cwd=ROOT, env=full_env, stdout=output, stderr=subprocess.STDOUT)
-    try:
-        wait_until_up(health_url, process)
-        yield process
-    finally:
-        stop(process)
-        if log_path:
-            output.close()
+    with contextlib.ExitStack() as stack:
+        output = stack.enter_context(open(log_path, "ab")) if log_path else subprocess.DEVNULL
+        process = subprocess.Popen(command, cwd=ROOT, env=full_env, stdout=output, stderr=subprocess.STDOUT)
+        try:
+            wait_until_up(health_url, process)
+            yield process
+        finally:
+            stop(process)
 
 
 def stop(process: subprocess.Popen) -> None:

@@ -82,9 +82,12 @@ def product(tmp_path):
         "--seed",
         "7",
     ]
-    with spawned(sandbox_command, {}, f"{sandbox_url}/_sandbox/stats", tmp_path / "sandbox.log"):
-        with companion_server(env, port=server_port, log_path=tmp_path / "server.log"):
-            yield sandbox_url, {**_base_env(), **env}
+    sandbox_log = tmp_path / "sandbox.log"
+    with (
+        spawned(sandbox_command, {}, f"{sandbox_url}/_sandbox/stats", sandbox_log),
+        companion_server(env, port=server_port, log_path=tmp_path / "server.log"),
+    ):
+        yield sandbox_url, {**_base_env(), **env}
 
 
 def _base_env() -> dict[str, str]:

@@ -15,7 +15,7 @@ from core.money import format_money, parse_money
         (0.015, Decimal("0.015")),
         ("0.015", Decimal("0.015")),
         (" 0.015 ", Decimal("0.015")),
-        (1, Decimal("1")),
+        (1, Decimal(1)),
         (None, None),
         ("", None),
     ],
@@ -51,9 +51,8 @@ def test_format_money_has_no_exponent():
 
 
 def test_money_column_rejects_lost_precision(engine):
-    with pytest.raises(Exception, match="decimal places"):
-        with session_scope(engine) as session:
-            campaign = Campaign(message="hi", launch_key="k2")
-            session.add(campaign)
-            session.flush()
-            session.add(Recipient(campaign_id=campaign.id, phone="+35799000001", price=Decimal("1e-12")))
+    with pytest.raises(Exception, match="decimal places"), session_scope(engine) as session:
+        campaign = Campaign(message="hi", launch_key="k2")
+        session.add(campaign)
+        session.flush()
+        session.add(Recipient(campaign_id=campaign.id, phone="+35799000001", price=Decimal("1e-12")))

@@ -11,7 +11,7 @@ README = Path(__file__).resolve().parent.parent / "README.md"
 
 @pytest.mark.parametrize("name", sorted(Settings.model_fields))
 def test_settings_each_documented_in_readme(name):
-    table_names = re.findall(r"^\| `([A-Z_]+)` \|", README.read_text(encoding="utf-8"), flags=re.M)
+    table_names = re.findall(r"^\| `([A-Z_]+)` \|", README.read_text(encoding="utf-8"), flags=re.MULTILINE)
     assert name.upper() in table_names
 
 
