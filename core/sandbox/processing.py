@@ -184,8 +184,9 @@ class Processor:
             return await asyncio.get_running_loop().run_in_executor(
                 self._pool, decide_chunk, *arguments
             )
-        except BrokenProcessPool:
-            log.exception("the validation worker died; deciding fates in the server process")
+        except (BrokenProcessPool, OSError, RuntimeError):
+            # RuntimeError: the pool is shutting down. OSError: no worker process could start.
+            log.exception("the validation worker failed; deciding fates in the server process")
             self._pool = None
             return decide_chunk(*arguments)
 
