@@ -79,7 +79,8 @@ def run_command(args: argparse.Namespace) -> int:
 
     try:
         if settings.api_key is None:
-            children.append(_start_sandbox(args.sandbox_port, env))
+            signed = settings.webhook_secret is not None
+            children.append(_start_sandbox(args.sandbox_port, env, signed=signed))
         else:
             log.info("SMSTO_API_KEY is set: sending through %s", settings.smsto_api_url)
         children.append(_start_server(args.server_port, env))
@@ -99,13 +100,16 @@ def _python() -> list[str]:
     return [sys.executable]
 
 
-def _start_sandbox(port: int, env: dict[str, str]) -> Child:
+def _start_sandbox(port: int, env: dict[str, str], *, signed: bool) -> Child:
     sandbox_url = f"http://127.0.0.1:{port}"
     # Every child talks to the sandbox as if it were SMS.to, with the key the sandbox accepts.
     env["SMSTO_API_URL"] = sandbox_url
     env["SMSTO_AUTH_URL"] = sandbox_url
     env["SMSTO_API_KEY"] = "sandbox"
     command = _python() + ["-m", "core.cli", "sandbox", "--port", str(port), "--api-key", "sandbox"]
+    if signed:
+        # The sandbox reads WEBHOOK_SECRET from the settings, so the secret stays out of `ps`.
+        command.append("--sign-reports")
     return _spawn("sandbox", command, env, f"{sandbox_url}/_sandbox/stats")
 
 
