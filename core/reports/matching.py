@@ -284,15 +284,18 @@ def _load_states(session, recipient_ids: list[int]) -> dict[int, _RecipientState
                 status_floor(status, count), count, first_at, last_at, []
             )
 
+        # Only recipient_id in the WHERE clause: given `matched` too, SQLite picks the index on
+        # (matched, tracking_id) and reads every matched report. Duplicates are skipped here.
         history = select(
-            _REPORT.c.recipient_id, _REPORT.c.status, _REPORT.c.parts, _REPORT.c.price
-        ).where(
-            _REPORT.c.recipient_id.in_(chunk),
-            _REPORT.c.matched.is_(True),
-            _REPORT.c.duplicate.is_(False),
-        )
-        for recipient_id, status, parts, price in session.execute(history):
-            states[recipient_id].history.append(ReportFacts(status, parts, price))
+            _REPORT.c.recipient_id,
+            _REPORT.c.status,
+            _REPORT.c.parts,
+            _REPORT.c.price,
+            _REPORT.c.duplicate,
+        ).where(_REPORT.c.recipient_id.in_(chunk))
+        for recipient_id, status, parts, price, duplicate in session.execute(history):
+            if not duplicate:
+                states[recipient_id].history.append(ReportFacts(status, parts, price))
     return states
 
 
