@@ -142,6 +142,7 @@ def test_cli_import_as_a_process(tmp_path):
 
     completed = subprocess.run(
         [sys.executable, "-m", "core.cli", "import", str(bad)],
+        check=False,
         cwd=tmp_path,
         env=env,
         capture_output=True,

@@ -116,7 +116,7 @@ def test_columns_override_without_header():
     assert result.rows["e164"].tolist() == ["+35799000101"]
 
 
-def test_columns_field_named_like_built_in_column_is_renamed():
+def test_columns_reserved_name_renamed():
     result = imported("phone,verdict,line\n+35799000101,great,7\n")
 
     assert result.field_columns == ["file_verdict", "file_line"]

@@ -198,7 +198,7 @@ def test_reading_duplicate_and_empty_header_names():
     assert result.columns == ["phone", "name", "column_3", "name_2"]
 
 
-def test_reading_tab_inside_comma_file_is_not_the_delimiter():
+def test_reading_tab_in_comma_file():
     result = imported(b"phone,comment\n+357\t99\t000086,tab inside\n+35799000087,plain\n")
 
     assert result.delimiter == ","

@@ -44,7 +44,7 @@ def stored(engine, text=TEXT, *, suppressed=frozenset()):
 
 
 def test_store_writes_list_summary(engine):
-    result, list_id = stored(engine)
+    _, list_id = stored(engine)
 
     with session_scope(engine) as session:
         saved = get_recipient_list(session, list_id=list_id)
@@ -135,7 +135,7 @@ def test_store_reason_code_and_sentence(engine):
 
 def test_store_many_rows_in_batches(engine):
     lines = "\n".join(f"+357990{index:05d},Name {index}" for index in range(60_000))
-    result, list_id = stored(engine, "phone,name\n" + lines + "\n")
+    _, list_id = stored(engine, "phone,name\n" + lines + "\n")
 
     with session_scope(engine) as session:
         counts = count_list_rows(session, list_id=list_id)

@@ -1,7 +1,7 @@
 """Cleaning of phone cells and the checks that reject a cell before any number parsing.
 
 A cell is cleaned in two forms. The spaced form keeps line breaks and spaces, so that a cell with
-several numbers can still be split; the compact form has every invisible character removed:
+several numbers can still be split. The compact form has every invisible character removed:
 Unicode format characters (category Cf: bidi marks, zero-width spaces, the BOM), control
 characters, variation selectors and all whitespace. Digits of any script (category Nd, e.g.
 Arabic-Indic or full-width) become ASCII digits.
@@ -33,7 +33,8 @@ _SPLIT_TRIGGER = r"[,;/|&\n]|[ ](?:[oO][rR]|[aA][nN][dD])[ ]|[0-9][ ]+\+"
 _SPLIT_TRIGGER_SCALAR = re.compile(_SPLIT_TRIGGER)
 _MIN_DIGITS_PER_PART = 3
 
-# Tells whether a compact value is a valid phone number; supplied by the caller, which knows the region.
+# A function telling whether a compact value is a valid phone number. The caller supplies it,
+# because validity depends on the default region.
 IsNumber = Callable[[str], bool]
 
 _SCIENTIFIC = re.compile(SCIENTIFIC_PATTERN)

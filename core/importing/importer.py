@@ -56,7 +56,7 @@ class ImportResult:
         return self.rows[self.rows["verdict"] != OK]
 
     def as_json(self) -> dict:
-        """The summary the command line prints with --json."""
+        """Return the summary that the command line prints with --json."""
         rows = self.rows
         accepted = rows[rows["verdict"] == OK]
         rejected = rows[~rows["verdict"].isin([OK, DUPLICATE])]
@@ -92,7 +92,7 @@ def import_file(
 
     `default_country` (ISO code, e.g. "CY") applies to numbers written without a country code.
     `phone_column` overrides the detected phone column (a name, or a number counting from 1).
-    `suppressed` holds E.164 numbers that opted out (see `suppressed_numbers_for`).
+    `suppressed` contains the E.164 numbers that opted out (see `suppressed_numbers_for`).
     Raises InputError, with one sentence saying why and what to do, when the file cannot be
     read, the country is unknown or no phone column can be found.
     """

@@ -1,9 +1,10 @@
 """Per-region numbering rules taken from phonenumbers' metadata, in a form for vectorised matching.
 
-The patterns are the metadata's own regular expressions. libphonenumber writes them for RE2 (its
-C++ version matches with RE2), so pyarrow's RE2 kernels accept them unchanged; each is anchored
-here the way phonenumbers matches it (`re.match` as `^(?:...)`, `fullmatch` as `^(?:...)$`).
-Length rules are tabulated by calling phonenumbers' own length test once per length.
+The patterns are the metadata's own regular expressions, which pyarrow's RE2 kernels accept (all
+of them in phonenumbers 9.0.43; libphonenumber's C++ library can match them with RE2 too). Each
+is anchored the way phonenumbers matches it: `re.match` as `^(?:...)`, `fullmatch` as
+`^(?:...)$`. Capturing groups become named groups, the only kind pyarrow extracts. Length rules
+are tabulated by calling phonenumbers' own length test once per length.
 """
 
 import functools

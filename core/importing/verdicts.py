@@ -1,9 +1,10 @@
 """Row verdicts: invalid numbers, opted-out numbers, duplicates after normalisation, and the
 separate check of placeholder values that runs once the message is known.
 
-Order of precedence: a number that cannot be used is `invalid`; a valid number on the
-suppression list is `suppressed` on every row it appears; among the remaining rows, the first
-occurrence of each E.164 number is `ok` and every later one is a `duplicate` naming the line kept.
+Order of precedence: a number that cannot be used is `invalid`. A valid number on the
+suppression list is `suppressed` on every row where it appears. Among the remaining rows, the
+first occurrence of each E.164 number is `ok`, and every later one is a `duplicate` that names
+the line kept.
 """
 
 from collections.abc import Iterable
@@ -60,18 +61,18 @@ def assign_verdicts(
         verdict[hit], reason_code[hit] = SUPPRESSED, SUPPRESSED
         ok &= ~hit
 
-    kept = np.flatnonzero(ok)
+    remaining = np.flatnonzero(ok)
     codes = (
-        pa.array(e164[kept], type=pa.string())
+        pa.array(e164[remaining], type=pa.string())
         .dictionary_encode()
         .indices.to_numpy(zero_copy_only=False)
     )
     _, first = np.unique(codes, return_index=True)
     first_of_row = first[codes]
-    repeated = first_of_row != np.arange(len(kept))
-    rows = kept[repeated]
+    repeated = first_of_row != np.arange(len(remaining))
+    rows = remaining[repeated]
     verdict[rows], reason_code[rows] = DUPLICATE, DUPLICATE
-    duplicate_of[rows] = lines[kept[first_of_row[repeated]]]
+    duplicate_of[rows] = lines[remaining[first_of_row[repeated]]]
     return verdict, reason_code, duplicate_of
 
 

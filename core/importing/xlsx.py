@@ -3,8 +3,8 @@
 Number cells are turned into the text Excel displays. Integers up to 15 digits keep all their
 digits (an int cell 35799000003 reads "35799000003"). A number cell shown in scientific notation
 (a format such as 0.00E+00), or too large for Excel's 15 significant digits, reads as scientific
-text such as "3.58E+10", so the phone checks reject it as they reject that text in a CSV: its
-digits are lost and are never guessed.
+text such as "3.58E+10". The phone checks then reject it as they reject that text in a CSV,
+because its digits are lost, and they never guess them.
 """
 
 import datetime as dt
