@@ -90,14 +90,25 @@ def raw_loop(base_url: str, count: int, chunk_size: int, limit: int, concurrency
                     body = next(bodies, None)
                 if body is None:
                     return
-                pacer.wait()
-                client.post("/sms/send", json=body).raise_for_status()
+                _post_until_accepted(client, body, pacer)
 
     started = time.perf_counter()
     with ThreadPoolExecutor(concurrency) as pool:
         for future in [pool.submit(work) for _ in range(concurrency)]:
             future.result()
     return time.perf_counter() - started
+
+
+def _post_until_accepted(client: httpx.Client, body: dict, pacer: "_Pacer") -> None:
+    # On a loaded machine the sandbox can see paced requests bunched together and answer 429;
+    # the baseline then waits and repeats, as the dispatcher does (429 is never carried out).
+    while True:
+        pacer.wait()
+        response = client.post("/sms/send", json=body)
+        if response.status_code != 429:
+            response.raise_for_status()
+            return
+        time.sleep(0.5)
 
 
 class _Pacer:
@@ -197,10 +208,11 @@ def main() -> None:
         raw_seconds = raw_loop(
             sandbox.base_url, args.recipients, args.chunk_size, args.rate_limit, args.concurrency
         )
+        raw_rate_limited = sandbox.stats()["rate_limited"]
 
     print(f"launch (write {args.recipients:,} recipients, baseline): {launch_seconds:.1f} s")
     print(f"raw httpx loop, same requests, same pacing (baseline): {raw_seconds:.1f} s, "
-          f"{requests / raw_seconds:.0f} requests/s")  # fmt: skip
+          f"{requests / raw_seconds:.0f} requests/s, {raw_rate_limited} answered 429")  # fmt: skip
     print(f"dispatcher: {dispatch_seconds:.1f} s, {args.recipients / dispatch_seconds:,.0f} recipients/s, "
           f"{requests / dispatch_seconds:.0f} requests/s")  # fmt: skip
     print(f"dispatcher / raw loop: {dispatch_seconds / raw_seconds:.2f}x; "
