@@ -6,7 +6,7 @@ import subprocess
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import insert, update
+from sqlalchemy import insert, select, update
 
 from core.dispatch import heartbeat, states
 from core.dispatch.claim import claim_next_chunk
@@ -114,3 +114,18 @@ def test_settle_orphans_leaves_other_states(engine):
 
     assert heartbeat.settle_orphans(engine) == []
     assert {chunk.state for chunk in chunks(engine, campaign_id)} == {states.QUEUED}
+
+
+def test_register_forgets_silent_dispatchers(engine):
+    _insert_heartbeat(engine, "silent", pid=_dead_pid(), age_seconds=2 * 86400)
+    _insert_heartbeat(engine, "silent-but-named", pid=_dead_pid(), age_seconds=2 * 86400)
+    _insert_heartbeat(engine, "recent", pid=_dead_pid(), age_seconds=60)
+    _sending_chunk(engine, "silent-but-named")
+
+    owner = heartbeat.new_owner_id()
+    heartbeat.register(engine, owner=owner)
+    heartbeat.unregister(engine, owner=owner)
+
+    with engine.connect() as connection:
+        ids = set(connection.execute(select(DispatcherHeartbeat.id)).scalars())
+    assert ids == {"silent-but-named", "recent", owner}

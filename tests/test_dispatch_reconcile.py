@@ -265,3 +265,17 @@ def test_dispatcher_reconciles_while_running(engine, sandbox):
     assert summary.reconciled_chunks == [chunks(engine, campaign_id)[0].id]
     assert chunk_states(engine, campaign_id) == {states.ACCEPTED: 1}
     assert ledger_counts(sandbox) == Counter(numbers)
+
+
+def test_reconcile_lookup_rejects_campaign_of_other_size(engine, sandbox):
+    # Another sender's campaign reached one of the chunk's numbers after the chunk was claimed.
+    numbers = phones(2)
+    campaign_id = _uncertain_campaign(engine, numbers)
+    with client_factory(make_settings(sandbox))() as client:
+        client.send_bulk(to=[numbers[0], "+35799777777", "+35799777778"], message="Other")
+    _due_now(engine)
+
+    settled = reconcile_with_lookups(engine, sandbox)
+
+    assert settled == []
+    assert chunk_states(engine, campaign_id) == {states.UNCERTAIN: 1}

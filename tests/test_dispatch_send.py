@@ -215,3 +215,32 @@ def test_send_lost_response_makes_chunk_uncertain(engine, sandbox, faults, timeo
     assert recipient_statuses(engine, campaign_id) == {states.UNCERTAIN_STATUS: 3}
     assert campaign(engine, campaign_id).status == states.CAMPAIGN_COMPLETED
     assert "uncertain" in campaign(engine, campaign_id).status_reason
+
+
+def test_send_same_dispatcher_runs_twice(engine, sandbox):
+    dispatcher = make_dispatcher(engine, make_settings(sandbox))
+    first = launch(engine, phones(3), key="first")
+    dispatcher.run_once(timeout=30)
+    second = launch(engine, phones(3, start=10), key="second")
+
+    dispatcher.run_once(timeout=30)
+
+    assert ledger_counts(sandbox) == Counter(phones(3) + phones(3, start=10))
+    assert campaign(engine, first).status == states.CAMPAIGN_COMPLETED
+    assert campaign(engine, second).status == states.CAMPAIGN_COMPLETED
+
+
+@pytest.mark.postgres
+def test_send_postgres_sends_each_once(pg_engine, sandbox):
+    numbers = phones(95)
+    campaign_id = launch(
+        pg_engine, numbers, message="Hi {name}", fields=[{"name": "A"}] * 95, personalised=True
+    )
+
+    make_dispatcher(pg_engine, make_settings(sandbox), concurrency=4).run_once(timeout=60)
+
+    assert ledger_counts(sandbox) == Counter(numbers)
+    assert chunk_states(pg_engine, campaign_id) == {states.ACCEPTED: 10}
+    assert {chunk.shape for chunk in chunks(pg_engine, campaign_id)} == {states.PERSONALISED}
+    assert all(row.sent_at is not None for row in recipients(pg_engine, campaign_id))
+    assert campaign(pg_engine, campaign_id).status == states.CAMPAIGN_COMPLETED

@@ -15,7 +15,7 @@ import uuid
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import delete, or_, select, update
 from sqlalchemy.engine import Engine
 
 from core.dispatch import completion, outcomes, states
@@ -28,6 +28,8 @@ _chunk = Chunk.__table__.c
 _beat = DispatcherHeartbeat.__table__.c
 
 DEFAULT_EXPIRY = timedelta(seconds=60)
+
+FORGET_AFTER = timedelta(days=1)
 
 # A request times out long before this, so a chunk still `sending` after it is stuck: its response
 # could not be stored (a database failure) although its dispatcher still runs.
@@ -50,9 +52,22 @@ def register(engine: Engine, *, owner: str) -> None:
     )
     with engine.begin() as connection:
         connection.execute(DispatcherHeartbeat.__table__.insert().values(**row.model_dump()))
+        _forget_old(connection, now)
     with _LIVE_LOCK:
         _LIVE_IN_THIS_PROCESS.add(owner)
     log.info("dispatcher %s started", owner)
+
+
+def _forget_old(connection, now: datetime) -> None:
+    # Rows of dispatchers silent for a day are kept only while a `sending` chunk names them.
+    still_named = select(_chunk.claimed_by).where(
+        _chunk.state == states.SENDING, _chunk.claimed_by.is_not(None)
+    )
+    connection.execute(
+        delete(DispatcherHeartbeat.__table__).where(
+            _beat.heartbeat_at < now - FORGET_AFTER, _beat.id.not_in(still_named)
+        )
+    )
 
 
 def beat(engine: Engine, *, owner: str) -> None:

@@ -6,7 +6,8 @@ of evidence prove that SMS.to accepted it, and then its id is adopted as if the 
 - a delivery report for one of the chunk's numbers, received after the chunk was sent, whose
   trackingId no other chunk has;
 - a message listed by `GET /v2/messages?to=<number>&created_at_from=<sending time>` whose
-  `_id` (single send) or `campaign_id` (bulk or personalised send) no other chunk has.
+  `_id` (single send) or `campaign_id` (bulk or personalised send) no other chunk has; a
+  campaign must also have as many messages in `GET /v2/campaigns/{id}` as the chunk sent.
 
 Absence of evidence proves nothing (SMS.to may list a message late), so an uncertain chunk is
 never re-sent from here; lookups are repeated on a widening schedule, then left to the operator.
@@ -21,12 +22,13 @@ import threading
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import exists, or_, select, update
+from sqlalchemy import exists, func, or_, select, update
 from sqlalchemy.engine import Engine
 
 from core.dispatch import outcomes, states
 from core.dispatch.clock import as_utc, utc_now
 from core.dispatch.ratelimit import RateLimitTimeout, SharedRateLimiter
+from core.dispatch.sender import describe_error
 from core.models import Chunk, DeliveryReport, Recipient
 from core.smsto import errors
 
@@ -172,7 +174,7 @@ def reconcile_from_lookups(
                 "campaign %s chunk %s: lookup failed, trying again later: %s",
                 chunk.campaign_id,
                 chunk.id,
-                exc,
+                describe_error(exc),
             )
             _schedule_next_lookup(engine, chunk, counted=False)
             continue
@@ -195,9 +197,45 @@ def _look_up(
         )
         for message in _messages(page):
             provider_id = _candidate_id(message, chunk, since)
-            if provider_id and not _id_in_use(engine, provider_id, chunk.id):
+            if not provider_id or _id_in_use(engine, provider_id, chunk.id):
+                continue
+            if chunk.shape == states.SINGLE or _campaign_size_fits(
+                engine, client, limiter, chunk, provider_id, stop
+            ):
                 return provider_id
     return None
+
+
+_CAMPAIGN_COUNTS = ("delivered_messages", "failed_messages", "pending_messages", "sent_messages")
+
+
+def _campaign_size_fits(
+    engine: Engine, client, limiter, chunk: _Uncertain, campaign_id: str, stop
+) -> bool:
+    """Check with `GET /v2/campaigns/{id}` that the campaign has as many messages as the chunk sent.
+
+    A campaign of another size that reached the same number is someone else's send.
+    """
+    limiter.acquire(stop)
+    details = client.get_campaign(campaign_id)
+    counts = [details.get(name) for name in _CAMPAIGN_COUNTS]
+    # NOTE: SMS.to documents these four counts but not that they add up to the campaign's size;
+    # when one is missing, or none is counted yet, the size cannot be checked and is accepted.
+    if not all(isinstance(count, int) for count in counts) or sum(counts) == 0:
+        return True
+
+    query = select(func.count()).where(
+        _recipient.chunk_id == chunk.id, _recipient.status == states.UNCERTAIN_STATUS
+    )
+    with engine.connect() as connection:
+        sent = connection.execute(query).scalar_one()
+    if sum(counts) != sent:
+        log.info(
+            "campaign %s chunk %s: SMS.to campaign %s has %d messages, the chunk sent %d; not adopted",
+            chunk.campaign_id, chunk.id, campaign_id, sum(counts), sent,
+        )  # fmt: skip
+        return False
+    return True
 
 
 def _phones(engine: Engine, chunk_id: int) -> list[str]:

@@ -14,6 +14,7 @@
 
 import logging
 import random
+import re
 import threading
 import time
 from dataclasses import dataclass
@@ -24,6 +25,7 @@ from core.dispatch import outcomes, states
 from core.dispatch.batch import Batch, prepare_batch
 from core.dispatch.claim import ClaimedChunk
 from core.dispatch.ratelimit import RateLimitTimeout, SharedRateLimiter, Slot
+from core.redact import mask_phone
 from core.smsto import errors
 from core.smsto.results import SendResult
 
@@ -166,7 +168,7 @@ def _request(client, batch: Batch, callback_url: str | None) -> SendResult:
 def _record_error(context: SendContext, claimed: ClaimedChunk, exc: errors.SmsToError) -> str:
     engine = context.engine
     if exc.maybe_sent:
-        outcomes.record_uncertain(engine, claimed=claimed, reason=str(exc))
+        outcomes.record_uncertain(engine, claimed=claimed, reason=describe_error(exc))
         return states.UNCERTAIN
 
     if isinstance(exc, errors.InsufficientBalanceError):
@@ -177,7 +179,7 @@ def _record_error(context: SendContext, claimed: ClaimedChunk, exc: errors.SmsTo
         outcomes.record_halt(
             engine,
             claimed=claimed,
-            error=str(exc),
+            error=describe_error(exc),
             campaign_status=states.CAMPAIGN_PAUSED,
             reason=reason,
         )
@@ -191,7 +193,7 @@ def _record_error(context: SendContext, claimed: ClaimedChunk, exc: errors.SmsTo
         outcomes.record_halt(
             engine,
             claimed=claimed,
-            error=str(exc),
+            error=describe_error(exc),
             campaign_status=states.CAMPAIGN_STOPPED,
             reason=reason,
         )
@@ -201,18 +203,27 @@ def _record_error(context: SendContext, claimed: ClaimedChunk, exc: errors.SmsTo
         return _retry_later(context, claimed, exc)
 
     if isinstance(exc, errors.InvalidRequestError):
-        outcomes.record_failed(engine, claimed=claimed, error=str(exc))
+        outcomes.record_failed(engine, claimed=claimed, error=describe_error(exc))
         return states.FAILED
 
     reason = f"Sending stopped because every request would get the same response: {exc}"
     outcomes.record_halt(
         engine,
         claimed=claimed,
-        error=str(exc),
+        error=describe_error(exc),
         campaign_status=states.CAMPAIGN_STOPPED,
         reason=reason,
     )
     return states.QUEUED
+
+
+# E.164 numbers (and longer digit runs after a plus) inside SMS.to's messages.
+_PHONE = re.compile(r"\+\d{6,15}")
+
+
+def describe_error(exc: Exception) -> str:
+    """Return the error's sentence with any phone number masked, for logs and `last_error`."""
+    return _PHONE.sub(lambda match: mask_phone(match.group()), str(exc))
 
 
 def _retry_later(context: SendContext, claimed: ClaimedChunk, exc: errors.SmsToError) -> str:
@@ -223,5 +234,5 @@ def _retry_later(context: SendContext, claimed: ClaimedChunk, exc: errors.SmsToE
         context.limiter.hold(hold)
 
     delay = context.retry.delay(claimed.attempts, at_least=at_least)
-    outcomes.record_retry(context.engine, claimed=claimed, error=str(exc), delay=delay)
+    outcomes.record_retry(context.engine, claimed=claimed, error=describe_error(exc), delay=delay)
     return states.QUEUED

@@ -154,6 +154,8 @@ class Dispatcher:
     # Threads.
 
     def _start(self) -> None:
+        # Each run gets its own id, so a dispatcher object can run again after it stopped.
+        self.owner = heartbeat.new_owner_id()
         self._stop.clear()
         heartbeat.register(self.engine, owner=self.owner)
         self._settle_orphans()
