@@ -244,3 +244,18 @@ def test_send_postgres_sends_each_once(pg_engine, sandbox):
     assert {chunk.shape for chunk in chunks(pg_engine, campaign_id)} == {states.PERSONALISED}
     assert all(row.sent_at is not None for row in recipients(pg_engine, campaign_id))
     assert campaign(pg_engine, campaign_id).status == states.CAMPAIGN_COMPLETED
+
+
+def test_send_client_factory_failure_stops_dispatcher(engine, sandbox):
+    launch(engine, phones(3))
+
+    def broken_factory():
+        raise ValueError("no client")
+
+    dispatcher = make_dispatcher(engine, make_settings(sandbox))
+    dispatcher.client_factory = broken_factory
+    thread = dispatcher.start_in_thread()
+    thread.join(timeout=10)
+
+    assert not thread.is_alive()
+    assert sandbox.stats()["requests"] == 0

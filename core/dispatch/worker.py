@@ -185,7 +185,14 @@ class Dispatcher:
                 log.exception("dispatcher %s: heartbeat failed; retrying", self.owner)
 
     def _send_loop(self) -> None:
-        client = self.client_factory()
+        try:
+            client = self.client_factory()
+        except Exception:
+            # Without a client nothing can be sent (an empty API key, a bad URL): stop visibly.
+            log.exception("dispatcher %s: creating the SMS.to client failed; stopping", self.owner)
+            self.stop()
+            return
+
         try:
             while not self._stop.is_set():
                 if not self._send_next(client):
