@@ -205,6 +205,17 @@ def test_reading_tab_in_comma_file():
     assert result.rows["e164"].tolist() == ["+35799000086", "+35799000087"]
 
 
+@pytest.mark.parametrize("delimiter", [";", ",", "\t", "|"])
+def test_reading_excel_sep_line(delimiter):
+    text = f"sep={delimiter}\r\nphone{delimiter}name\r\n+35799000101{delimiter}Anna\r\n"
+
+    result = imported(text.encode())
+
+    assert result.delimiter == delimiter
+    assert result.columns == ["phone", "name"]
+    assert result.rows["line"].tolist() == [3]
+
+
 def test_reading_single_column_without_delimiter():
     result = imported(b"phone\n+35799000101\n99000102\n")
 

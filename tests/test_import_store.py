@@ -244,3 +244,16 @@ def test_export_reimport_of_rejected_file_strips_apostrophe():
     )
 
     assert again.rows["e164"].tolist() == ["+35799000101"]
+
+
+@pytest.mark.postgres
+def test_store_round_trip_postgres(pg_engine):
+    lines = "\n".join(f"+357990{index:05d},Name {index}" for index in range(1_000))
+    result, list_id = stored(pg_engine, TEXT + lines + "\n")
+
+    with session_scope(pg_engine) as session:
+        rows = read_list_rows(session, list_id=list_id)
+        counts = count_list_rows(session, list_id=list_id)
+
+    pd.testing.assert_frame_equal(rows.reset_index(drop=True), result.rows.reset_index(drop=True))
+    assert counts["ok"] == result.counts["ok"]

@@ -71,7 +71,7 @@ def decode_text(data: bytes, filename: str) -> tuple[str, str]:
 
     sample = text[:_SAMPLE]
     control = sum(1 for char in sample if char in _CONTROL)
-    if "\x00" in sample or control > len(sample) * _MAX_CONTROL_SHARE:
+    if "\x00" in text or control > len(sample) * _MAX_CONTROL_SHARE:
         raise InputError(
             f"{name!r} contains binary data, so it is not a CSV or text file; upload a CSV or .xlsx file."
         )

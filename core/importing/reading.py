@@ -6,6 +6,7 @@ without a header get the column names column_1, column_2, ...
 """
 
 import logging
+import re
 import unicodedata
 from dataclasses import dataclass
 
@@ -18,6 +19,8 @@ from core.importing.decoding import decode_text, file_kind
 from core.importing.xlsx import read_xlsx
 
 log = logging.getLogger(__name__)
+
+_SEP_LINE = re.compile(r"sep=([,;\t|])[ \t]*(?:\r\n|\r|\n)", re.IGNORECASE)
 
 
 @dataclass
@@ -42,10 +45,20 @@ def read_table(data: bytes, filename: str) -> Table:
         return _table(grid, file_format="xlsx", encoding="", delimiter="", sheet=sheet)
 
     text, encoding = decode_text(data, filename)
-    delimiter = sniff_delimiter(text)
+    # Excel writes and honours a first line "sep=;" that names the delimiter.
+    declared = _SEP_LINE.match(text)
+    delimiter = declared.group(1) if declared else sniff_delimiter(text)
     grid = parse_csv(text, delimiter, name)
+    if declared:
+        grid = _without_first_line(grid)
     log.info("read %s as %s, delimiter %r, %d records", name, encoding, delimiter, len(grid.lines))
     return _table(grid, file_format="csv", encoding=encoding, delimiter=delimiter)
+
+
+def _without_first_line(grid: Grid) -> Grid:
+    keep = grid.lines != 1
+    mask = pa.array(keep)
+    return Grid(columns=[column.filter(mask) for column in grid.columns], lines=grid.lines[keep])
 
 
 def _table(
