@@ -95,7 +95,7 @@ def test_cli_import_readable_summary(database, capsys):
         in out
     )
     assert "3 rows: 1 ok, 2 invalid." in out
-    assert "line 2: '3.5799E+10': The cell holds 3.5799E+10" in out
+    assert "line 2: '3.5799E+10': The cell contains 3.5799E+10" in out
 
 
 def test_cli_import_phone_column_override(database, tmp_path, capsys):

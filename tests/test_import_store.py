@@ -129,7 +129,7 @@ def test_store_reason_code_and_sentence(engine):
         ).scalar_one()
 
     assert row.reason_code == "scientific_notation_digits_lost"
-    assert row.reason.startswith("The cell holds 3.5799E+10")
+    assert row.reason.startswith("The cell contains 3.5799E+10")
     assert row.e164 is None
 
 

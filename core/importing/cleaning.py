@@ -8,6 +8,10 @@ Arabic-Indic or full-width) become ASCII digits.
 
 The checks run in this order, and the first that fails gives the reason: empty, scientific
 notation, several numbers, letters. A cell that passes all four is handed to number parsing.
+Scientific notation is rejected and never expanded, because the spreadsheet has already replaced
+the last digits with zeros. A cell with several numbers (separated by / , ; | & a line break, or
+" or ") is rejected with all of them listed, never split: splitting would send the row's
+personalised text to each number, and the operator should decide which one is meant.
 
 `precheck` handles one cell; `precheck_column` does the same for a whole column with vectorised
 pyarrow kernels for ASCII cells and `precheck` for the rare others, and must give the same result.
@@ -41,9 +45,10 @@ _SCIENTIFIC = re.compile(SCIENTIFIC_PATTERN)
 _LINE_BREAKS = "\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"
 _VARIATION_SELECTORS = ((0xFE00, 0xFE0F), (0xE0100, 0xE01EF))
 
+# Cells that only need their spaces removed: digits, a leading "+", spaces and ().-
+_PLAIN = r"^[ (]*\+?[ 0-9().\-]*$"
 # The vectorised path handles ASCII cells whose only control characters are TAB and line breaks;
 # every other cell takes the scalar path.
-_PLAIN = r"^[ (]*\+?[ 0-9().\-]*$"
 _RARE_CONTROL = r"[\x00-\x08\x0e-\x1f\x7f]"
 _ASCII_LINE_BREAKS = r"[\n\r\x0b\x0c]"
 _ASCII_INVISIBLE = r"[\t\n\r\x0b\x0c ]"
@@ -59,7 +64,7 @@ class Precheck:
 
 
 class _SpacedTable(dict):
-    """A `str.translate` table filled on first use of each character, so no table of all of Unicode is built."""
+    """A `str.translate` table that maps each character on first use, not all of Unicode upfront."""
 
     def __missing__(self, codepoint: int) -> str | int | None:
         self[codepoint] = _translate_char(chr(codepoint))
@@ -86,8 +91,8 @@ _SPACED = _SpacedTable()
 
 
 def spaced_form(cell: str) -> str:
-    """Return `cell` with invisible characters removed, whitespace as spaces or line breaks, ASCII digits."""
-    # A leading apostrophe is how spreadsheets mark a cell as text; the rejected-rows export adds one.
+    """Return `cell` without invisible characters, with ASCII digits and plain spaces and breaks."""
+    # A leading apostrophe marks a cell as text in spreadsheets, and the rejected-rows export adds one.
     return cell.strip().removeprefix("'").translate(_SPACED)
 
 
@@ -131,7 +136,7 @@ def _is_number_part(part: str, is_number: IsNumber) -> bool:
 
 @dataclass
 class PrecheckedColumn:
-    """`precheck` applied to a column: compact forms, and reason codes and details ("" when none)."""
+    """`precheck` of a whole column: compact forms, reason codes and details ("" when none)."""
 
     compact: pa.Array
     code: np.ndarray

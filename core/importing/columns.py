@@ -155,7 +155,7 @@ def header_match(name: str) -> str:
 
 
 def is_phone_header(name: str) -> bool:
-    """Tell whether a header cell names a phone column exactly (e.g. "Phone", "Τηλέφωνο")."""
+    """Tell whether a header cell is exactly a phone column's name, e.g. "Phone" or "Τηλέφωνο"."""
     return header_match(name) == "exact"
 
 
@@ -167,7 +167,7 @@ def is_phone_like(value: str) -> bool:
 
 
 def resolve_column(columns: list[str], requested: str) -> str:
-    """Return the column the caller named: exactly, ignoring case and spaces, or by 1-based number."""
+    """Return the requested column, matched exactly, then ignoring case, then as a 1-based number."""
     if requested in columns:
         return requested
     folded = {column.strip().casefold(): column for column in columns}

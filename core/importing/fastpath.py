@@ -92,7 +92,7 @@ class FastResult:
 
 
 def classify_digits(digits: pa.Array, plus: np.ndarray, default_region: str) -> FastResult:
-    """Classify digit strings (with `plus` set where the cell had a leading "+") for `default_region`."""
+    """Classify digit strings for `default_region`; `plus` marks cells that had a leading "+"."""
     result = FastResult.empty(len(digits))
     home = rules_for(country_code_for_region(default_region), default_region)
     positions = np.arange(len(digits))

@@ -13,10 +13,10 @@ VERDICTS = (OK, INVALID, DUPLICATE, SUPPRESSED, MISSING_VALUE)
 _SENTENCES = {
     "empty": "The phone cell is empty.",
     "scientific_notation_digits_lost": (
-        "The cell holds {detail}, a number in scientific notation whose last digits the spreadsheet "
+        "The cell contains {detail}, a number in scientific notation whose last digits the spreadsheet "
         "replaced with zeros; format the phone column as Text and export the file again."
     ),
-    "several_numbers": "The cell holds several numbers ({detail}); put each number on its own row.",
+    "several_numbers": "The cell contains several numbers ({detail}); put each number on its own row.",
     "letters": "The number contains letters ({detail}); correct the cell so it holds digits only.",
     "not_a_number": "The value is not a phone number.",
     "invalid_country_code": "The country code is not valid; check the digits after + or 00.",
