@@ -1,7 +1,7 @@
 """The companion server: SMS.to delivery reports and opt-outs, callback health, and the dispatcher.
 
 Run it with `smsto-console serve` or `uvicorn webhook_server:app`. Each webhook body is committed
-to the InboundReport log before the answer (a 200 means it is stored), then matched in the
+to the InboundReport log before the response (a 200 means it is stored), then matched in the
 background. Errors share one JSON shape: {"error": {"code": "...", "message": "..."}}.
 """
 
@@ -167,7 +167,7 @@ async def _receive(request: Request, kind: str, check: Callable) -> Response:
     try:
         await state.reports.writer.submit(record)
     except StorageUnavailable as error:
-        log.error("a %s body was not stored and is answered 503: %s", kind, error)
+        log.error("storing a %s body failed, responding 503: %s", kind, error)
         message = "The report could not be stored; it was not accepted. Retry later."
         return error_response(503, "storage_unavailable", message, {"Retry-After": "60"})
     return Response(_ACCEPTED, media_type="application/json")
@@ -188,7 +188,7 @@ async def _read_body(request: Request, limit: int) -> tuple[bytes, int | None]:
 
 
 async def _store_rejected(state, record: InboundRecord) -> None:
-    """Store a body that is answered 4xx, so nothing SMS.to sent is lost; the answer stays 4xx."""
+    """Store a body rejected with a 4xx, so nothing SMS.to sent is lost; the response stays 4xx."""
     _warn_limited(record.auth_error or record.parse_error.partition(":")[0])
     try:
         await state.reports.writer.submit(record)
@@ -200,7 +200,7 @@ _last_warning: dict[str, tuple[float, int]] = {}
 
 
 def _warn_limited(code: str, interval: float = 10.0) -> None:
-    """Log rejected requests at most once per `interval` seconds per error code, with a count."""
+    """Log a rejected request, at most one line per `interval` seconds per error code, with a count."""
     now = time.monotonic()
     last, skipped = _last_warning.get(code, (0.0, 0))
     if now - last < interval:

@@ -46,7 +46,7 @@ CONNECTIONS = 64
 
 
 def report_body(number: int) -> tuple[str, bytes]:
-    """A form body as SMS.to sends it, for recipient `number` of the http part's campaign."""
+    """Build a form body as SMS.to sends it, for recipient `number` of the http part's campaign."""
     key = f"bench-{number}"
     recipient = number % 100_000
     body = (

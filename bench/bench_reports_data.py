@@ -148,7 +148,7 @@ def _ledger_bodies(campaign: BenchCampaign, reports: int, rng: random.Random):
             bodies.append(report_body(recipient, "SENT", parts))
         expected[recipient.id] = (final, PART_PRICE * parts if is_billable(final) else Decimal(0))
 
-    # Exact repeats, as SMS.to's retries after a slow answer produce them.
+    # Exact repeats, as SMS.to's retries after a slow response produce them.
     duplicates = max(0, reports - len(bodies))
     bodies += [bodies[rng.randrange(len(bodies))] for _ in range(duplicates)]
     rng.shuffle(bodies)

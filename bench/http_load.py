@@ -18,7 +18,7 @@ class LoadResult:
     seconds: float = 0.0
     statuses: Counter = field(default_factory=Counter)
     latencies: list[float] = field(default_factory=list)  # seconds, measured requests only
-    accepted_keys: list[str] = field(default_factory=list)  # keys of requests answered 200
+    accepted_keys: list[str] = field(default_factory=list)  # keys of requests that got a 200 response
     errors: int = 0  # connections that failed (reset, refused, timed out)
 
     @property

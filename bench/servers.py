@@ -45,10 +45,10 @@ def _wait_until_up(port: int, process: subprocess.Popen, timeout: float = 30.0) 
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise RuntimeError(f"the server exited with code {process.returncode} before answering")
+            raise RuntimeError(f"the server exited with code {process.returncode} before it was up")
         try:
             with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1):
                 return
         except OSError:
             time.sleep(0.1)
-    raise TimeoutError(f"the server on port {port} did not answer /healthz within {timeout} s")
+    raise TimeoutError(f"the server on port {port} did not respond to /healthz within {timeout} s")

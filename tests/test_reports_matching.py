@@ -219,7 +219,7 @@ def test_sweep_matches_waiting_reports(engine):
     assert recipient_by_phone(engine, campaign.id)["+35799000001"].status == "SENT"
 
 
-def test_unmatched_phone_not_in_campaign_is_filed_under_it(engine):
+def test_unmatched_filed_under_campaign(engine):
     campaign = make_campaign(engine, phones=["+35799000001"], provider_campaign_id="C1")
     store_and_match(engine, [
         json_body({"trackingId": "C1", "phone": "+35799000999", "status": "DELIVERED"}),

@@ -1,5 +1,6 @@
-"""Property: whatever bodies, headers and order arrive, the server never answers 5xx, never writes
-part of a body's reports, and ends in the state computed from the accepted reports in order."""
+"""Property: whatever bodies, headers and order arrive, the server never responds with a 5xx,
+never writes part of a body's reports, and ends in the state computed from the accepted reports
+in order."""
 
 import json
 import tempfile
@@ -112,7 +113,12 @@ def expected_state(reports) -> tuple:
             best_parts = max(best_parts or rank, rank)
     if status is None:
         return ("PENDING", None, None, 0)
-    price = Decimal(0) if not is_billable(status) else (best_price[1] if best_price else None)
+    if not is_billable(status):
+        price = Decimal(0)
+    elif best_price is not None:
+        price = best_price[1]
+    else:
+        price = None
     return (status, best_parts[1] if best_parts else None, price, len(seen))
 
 

@@ -1,4 +1,4 @@
-"""SQLite connections that never wait for a lock, for work done on the event loop.
+"""SQLite connections that fail at once on a lock instead of waiting, for work on the event loop.
 
 The companion server writes report bodies and matches them on its event loop (see
 `core.reports.ingest`). A connection from the pool waits up to the engine's busy timeout when

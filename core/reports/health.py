@@ -24,10 +24,10 @@ _RECIPIENT = Recipient.__table__
 @dataclass(frozen=True, slots=True)
 class CallbackHealth:
     accepted: int  # delivery-report bodies stored and acknowledged with 200
-    rejected_signature: int  # bodies answered 401: missing, invalid or stale signature or token
-    rejected_body: int  # bodies answered 4xx: not a valid report, or too large
+    rejected_signature: int  # bodies rejected with 401: missing, invalid or stale signature or token
+    rejected_body: int  # bodies rejected with 400, 413 or 422: not a valid report, or too large
     optouts: int  # opt-out bodies accepted
-    reports: int  # reports parsed out of accepted bodies (an array body holds several)
+    reports: int  # reports parsed out of accepted bodies (an array body contains several)
     matched: int  # reports filed against a recipient, duplicates included
     unmatched: int  # reports waiting for a recipient (see core.reports.unmatched)
     duplicate: int  # matched reports equal to one the recipient already had

@@ -1,4 +1,4 @@
-"""The durable write path: every request body is committed to InboundReport before it is answered.
+"""The durable write path: every request body is committed to InboundReport before the response is sent.
 
 `IngestWriter` is a group committer. Each request handler enqueues its record and awaits a future;
 one writer task takes every record queued so far (up to `max_batch`, after waiting `linger_seconds`
@@ -16,7 +16,7 @@ from collections import Counter, deque
 from contextlib import contextmanager
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 
 from sqlalchemy import insert
 from sqlalchemy.dialects import postgresql, sqlite
@@ -34,11 +34,11 @@ _SUPPRESSION = Suppression.__table__
 
 
 class StorageUnavailable(RuntimeError):
-    """The database did not store a body; the request is answered 503 so that SMS.to retries."""
+    """The database did not store a body; the request gets a 503 response so that SMS.to retries."""
 
 
 class IngestOverloaded(StorageUnavailable):
-    """More bodies are waiting than `max_queue`; answered 503 instead of queueing without bound."""
+    """More bodies are waiting than `max_queue`, so the request gets a 503 instead of a queue slot."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,29 +78,54 @@ class InboundRecord:
         return counters.BODIES_ACCEPTED
 
 
+# On SQLite the rows are bound as SQLite stores them (the datetime as SQLAlchemy's SQLite DATETIME
+# text), skipping SQLAlchemy's per-row type processing; a test reads them back through the model.
+_SQLITE_INSERT = (
+    "INSERT INTO inboundreport (received_at, kind, content_type, body, auth, auth_error, "
+    "parse_error, processed) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+)
+
+
 def write_inbound_batch(connection, records: list[InboundRecord]) -> None:
     """Insert `records` (and their opt-outs and counters) with executemany, in the caller's transaction."""
-    rows = [
-        {
-            "received_at": record.received_at,
-            "kind": record.kind,
-            "content_type": record.content_type[:200],
-            "body": record.body,
-            "auth": record.auth,
-            "auth_error": record.auth_error,
-            "parse_error": record.parse_error,
-            # Only accepted delivery bodies wait for the matcher; the others are final as stored.
-            "processed": not record.awaits_matching,
-        }
-        for record in records
-    ]
-    connection.execute(insert(_INBOUND), rows)
+    if connection.dialect.name == "sqlite":
+        connection.exec_driver_sql(_SQLITE_INSERT, [_sqlite_row(record) for record in records])
+    else:
+        connection.execute(insert(_INBOUND), [_row(record) for record in records])
 
     entries = [record.suppression for record in records if record.suppression is not None]
     if entries:
         _insert_suppressions(connection, entries)
 
     counters.add_counts(connection, Counter(record.counter_name for record in records))
+
+
+def _sqlite_row(record: InboundRecord) -> tuple:
+    received_at = record.received_at.astimezone(UTC).replace(tzinfo=None)
+    return (
+        received_at.isoformat(sep=" ", timespec="microseconds"),
+        record.kind,
+        record.content_type[:200],
+        record.body,
+        record.auth,
+        record.auth_error,
+        record.parse_error,
+        int(not record.awaits_matching),
+    )
+
+
+def _row(record: InboundRecord) -> dict:
+    return {
+        "received_at": record.received_at,
+        "kind": record.kind,
+        "content_type": record.content_type[:200],
+        "body": record.body,
+        "auth": record.auth,
+        "auth_error": record.auth_error,
+        "parse_error": record.parse_error,
+        # Only accepted delivery bodies wait for the matcher; the others are final as stored.
+        "processed": not record.awaits_matching,
+    }
 
 
 def _insert_suppressions(connection, entries: list[SuppressionEntry]) -> None:
@@ -123,7 +148,7 @@ class IngestWriter:
     """Group commit of InboundRecords; see the module docstring.
 
     On SQLite the batch is written on the event loop itself, on a dedicated connection whose busy
-    timeout is 0: a write from a worker thread would hand the GIL back and forth at every SQLite
+    timeout is 0. A write from a worker thread would hand the GIL back and forth at every SQLite
     call, which under load costs more than the write. A database locked by another process is
     retried after a short sleep, so the event loop never waits on the lock. Other databases are
     written from one worker thread.

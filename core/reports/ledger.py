@@ -2,7 +2,7 @@
 
 - Status: the highest `precedence_key` over the reports (and the status the recipient already
   had, see `status_floor`), so a late SENT never overwrites DELIVERED.
-- Price: the price of the highest-precedence billable report that carries a price; among reports
+- Price: the price of the highest-precedence billable report that carries a price. Among reports
   of the same status the larger price wins, then the larger parts, so ties never depend on order.
   It is never a sum. When the winning status is not billed (REJECTED, UNSUBSCRIBED) the price is 0.
 - Parts: the same rule over the reports that carry parts.

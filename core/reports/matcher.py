@@ -130,9 +130,9 @@ def drain_pending(engine: Engine, *, limit: int = 500) -> int:
 class Matcher:
     """An asyncio task that runs `process_pending_batch` and `sweep_unmatched` in a loop.
 
-    On SQLite each batch runs on the event loop itself, on a connection that never waits for a
-    lock, like the ingest writer: a worker thread would slow both through GIL hand-offs while
-    it holds the database's write lock. Batches are kept small because they block the loop
+    On SQLite each batch runs on the event loop itself, like the ingest writer, on a connection
+    that fails at once instead of waiting for a lock. A worker thread would slow both through GIL
+    hand-offs while it holds the database's write lock. Batches are kept small because they block the loop
     while they run. Other databases run batches in one worker thread.
     """
 
@@ -152,8 +152,8 @@ class Matcher:
         self._batch_size = batch_size
         self._idle_seconds = idle_seconds
         self._sweep_seconds = sweep_seconds
-        # While requests are being stored, the matcher works at most `busy_share` of the time, so
-        # that acknowledging reports (SMS.to waits at most 4 s) comes first; stored bodies wait.
+        # While requests are being stored, the matcher works at most `busy_share` of the time.
+        # Acknowledging reports comes first because SMS.to waits at most 4 s, and stored bodies can wait.
         self._ingest_busy = ingest_busy or (lambda: False)
         self._busy_share = busy_share
         self._in_event_loop = engine.dialect.name == "sqlite"

@@ -101,9 +101,9 @@ def find_recipients(session, reports: list[PendingReport]) -> None:
 def apply_matched(session, reports: list[PendingReport]) -> Counter:
     """Mark duplicates and out-of-order reports, and update the recipients they change.
 
-    `reports` are taken in their order (arrival order), which decides only which copy of a
-    duplicate is marked and which report counts as out of order; the recipients' final state
-    depends on the set of reports alone. Returns counter deltas.
+    `reports` are taken in arrival order. That order decides only which copy of a duplicate is
+    marked and which report counts as out of order, because the recipients' final state depends
+    on the set of reports alone. Returns counter deltas.
     """
     matched = [report for report in reports if report.recipient_id is not None]
     if not matched:

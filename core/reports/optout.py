@@ -2,7 +2,7 @@
 
 SMS.to posts `timestamp`, `unsubscribed_number` and `source` as form fields (JSON is accepted
 too). The number goes into the Suppression table in the same transaction that stores the raw body
-(see `core.reports.ingest`), before the webhook is answered.
+(see `core.reports.ingest`), before the webhook's response is sent.
 """
 
 from collections.abc import Iterable
@@ -45,7 +45,7 @@ def parse_optout_body(body: bytes, content_type: str = "") -> OptOut:
     items = decode_body_items(body, content_type)
     if len(items) != 1:
         raise ReportParseError(
-            "invalid_body", f"The opt-out body holds {len(items)} entries; send exactly one."
+            "invalid_body", f"The opt-out body contains {len(items)} entries; send exactly one."
         )
 
     fields = {_fold(name): value for name, value in items[0].items()}

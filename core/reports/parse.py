@@ -16,7 +16,7 @@ from core.errors import InputError
 from core.money import SCALE, parse_money
 from core.statuses import normalise_status
 
-# Larger bodies are answered 413. A report is about 200 bytes, so this leaves room for an array
+# Larger bodies get a 413 response. A report is about 200 bytes, so this leaves room for an array
 # of a few hundred reports.
 MAX_BODY_BYTES = 64 * 1024
 
@@ -77,9 +77,9 @@ class ParsedReport:
 def check_report_body(body: bytes, content_type: str = "") -> None:
     """Raise ReportParseError unless `parse_report_body` would accept `body`.
 
-    The form body that SMS.to sends (fields in its order, ids of unreserved URL characters, a
-    plain status, parts and price) is recognised by one regular expression; this check runs on
-    every webhook request. Any other body goes through the full parser.
+    This check runs on every webhook request, so the form body that SMS.to sends (fields in its
+    order, ids of unreserved URL characters, a plain status, parts and price) is recognised by
+    one regular expression. Any other body goes through the full parser.
     """
     if _CANONICAL_FORM.fullmatch(body) is None:
         parse_report_body(body, content_type)

@@ -1,6 +1,6 @@
 """The report pipeline of one companion-server process: the ingest writer and the matcher.
 
-On SQLite both run on the event loop and take turns; on other databases they run in worker
+On SQLite both run on the event loop and take turns. On other databases they run in worker
 threads and share one lock around their write transactions.
 """
 

@@ -1,7 +1,7 @@
 """Reports that match no recipient (yet), listed with the reason, overall or per campaign.
 
 A report whose trackingId names a known campaign but whose phone is not among its recipients is
-filed under that campaign; one whose ids are not known yet has no campaign until it matches.
+filed under that campaign. A report whose ids are not known yet has no campaign until it matches.
 """
 
 from dataclasses import dataclass
