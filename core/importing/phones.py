@@ -2,15 +2,15 @@
 
 `classify_phone` gives the verdict for one cell. The fast path in `fastpath.py` gives the same
 verdict for whole columns and hands every value it is unsure of to `classify_compact`; a
-differential test holds the two to the same answers.
+differential test checks that both give the same answers.
 
 Which numbers are accepted: a number must be valid (`phonenumbers.is_valid_number`) and of type
 MOBILE or FIXED_LINE_OR_MOBILE. The second type covers regions whose numbering plan does not tell
 mobiles from landlines (the US, Canada and the rest of +1, among others), where rejecting would
 reject every number. Every other type is rejected with its own reason code: FIXED_LINE
 ("landline"), TOLL_FREE, PREMIUM_RATE, SHARED_COST, VOIP, PERSONAL_NUMBER, PAGER, UAN and
-VOICEMAIL. VoIP and pager numbers are rejected because mobile networks rarely deliver SMS to them
-and each rejected message is still billed.
+VOICEMAIL. VoIP and pager numbers are rejected too, because SMS delivery to them is not assured
+and SMS.to bills every status except REJECTED and UNSUBSCRIBED, undelivered messages included.
 """
 
 import functools

@@ -1,6 +1,6 @@
 """Reading an uploaded file into a table of string cells with named columns and line numbers.
 
-A file has a header row unless its first row holds a phone-like value (and no phone header name):
+A file has a header row unless its first row contains a phone-like value (and no phone header name):
 a first row of "phone,name" is a header, a first row of "+35799000001,Anna" is data. Files
 without a header get the column names column_1, column_2, ...
 """

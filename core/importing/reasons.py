@@ -17,7 +17,7 @@ _SENTENCES = {
         "replaced with zeros; format the phone column as Text and export the file again."
     ),
     "several_numbers": "The cell contains several numbers ({detail}); put each number on its own row.",
-    "letters": "The number contains letters ({detail}); correct the cell so it holds digits only.",
+    "letters": "The number contains letters ({detail}); correct the cell so that it contains only digits.",
     "not_a_number": "The value is not a phone number.",
     "invalid_country_code": "The country code is not valid; check the digits after + or 00.",
     "too_short": "The number has too few digits for a {number} number.",
