@@ -13,8 +13,8 @@ the last digits with zeros. A cell with several numbers (separated by / , ; | & 
 " or ") is rejected with all of them listed, never split: splitting would send the row's
 personalised text to each number, and the operator should decide which one is meant.
 
-`precheck` handles one cell; `precheck_column` does the same for a whole column with vectorised
-pyarrow kernels for ASCII cells and `precheck` for the rare others, and must give the same result.
+`precheck` handles one cell. `precheck_column` gives the same results for a whole column: ASCII
+cells go through vectorised pyarrow kernels, and the rare others through `precheck`.
 """
 
 import re

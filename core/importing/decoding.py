@@ -1,9 +1,9 @@
 """What kind of file an upload is, and how its text is encoded, detected without asking.
 
-Encodings, in the order they are tried: a byte-order mark (UTF-8, UTF-16 LE/BE, UTF-32 LE/BE);
-UTF-16 without a mark, recognised by its NUL bytes; strict UTF-8; then Windows-1252, the
-single-byte encoding of Western European Excel, and Latin-1 for the few bytes cp1252 leaves
-undefined. Every failure raises InputError with one sentence saying why and what to do.
+Encodings are tried in this order. A byte-order mark names UTF-8, UTF-16 LE/BE or UTF-32 LE/BE.
+UTF-16 without a mark is recognised by its NUL bytes. Then strict UTF-8 is tried, then
+Windows-1252 (the single-byte encoding of Western European Excel), and Latin-1 for the five bytes
+that cp1252 leaves undefined. Every failure raises InputError with one sentence saying why and what to do.
 """
 
 import io

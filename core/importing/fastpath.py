@@ -16,9 +16,9 @@ region and calling code, using the metadata tables of `rules.py`:
 
 Values outside what the steps model are marked unsure and go to `phones.classify_compact`, which
 calls phonenumbers once per distinct value. These are cells with characters other than digits,
-"+" and `-./()`, with fewer than 3 digits or more than 250 characters, and the national prefixes
-of regions whose transform rule has a group that can match the empty string (no region in
-phonenumbers 9.0.43).
+"+" and `-./()`, and cells with fewer than 3 digits or more than 250 characters. National
+prefixes of regions whose transform rule has a group that can match the empty string are unsure
+too, but no region in phonenumbers 9.0.43 has one.
 """
 
 import logging

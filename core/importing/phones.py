@@ -2,7 +2,7 @@
 
 `classify_phone` gives the verdict for one cell. The fast path in `fastpath.py` gives the same
 verdict for whole columns and hands every value it is unsure of to `classify_compact`; a
-differential test checks that both give the same answers.
+differential test checks that both give the same verdicts.
 
 Which numbers are accepted: a number must be valid (`phonenumbers.is_valid_number`) and of type
 MOBILE or FIXED_LINE_OR_MOBILE. The second type covers regions whose numbering plan does not tell
@@ -37,7 +37,7 @@ TYPE_CODES = {
     PhoneNumberType.VOICEMAIL: "voicemail",
 }
 
-# Why a parsed number is not valid, from `is_possible_number_with_reason`.
+# Reason code of a parsed but invalid number, by `is_possible_number_with_reason` result.
 LENGTH_CODES = {
     ValidationResult.TOO_SHORT: "too_short",
     ValidationResult.IS_POSSIBLE_LOCAL_ONLY: "too_short",

@@ -18,7 +18,7 @@ from phonenumbers.phonenumberutil import COUNTRY_CODE_TO_REGION_CODE, _test_numb
 
 NON_GEO_REGION = "001"
 
-# Longest string the tables cover; phonenumbers rejects longer input before looking at lengths.
+# Maximum length the tables cover; phonenumbers rejects longer input before it checks lengths.
 MAX_LENGTH = 256
 
 # The order in which phonenumbers' `_number_type_helper` tries the special number types.
@@ -47,7 +47,7 @@ class Desc:
 
 @dataclass(frozen=True)
 class RegionRules:
-    """What the fast path needs of one region's (or non-geographic calling code's) metadata."""
+    """The metadata of one region (or non-geographic calling code) that the fast path uses."""
 
     region: str
     country_code: int
@@ -56,8 +56,8 @@ class RegionRules:
     national_prefix_groups: int
     # The transform rule as literal text and group numbers; None when the region has none.
     transform_parts: tuple[str | int, ...] | None
-    # False when a group can match the empty string, so a missing group cannot be told from an
-    # empty one and the fast path leaves such numbers to phonenumbers.
+    # False when a group can match the empty string. A missing group then looks like an empty
+    # one, so the fast path leaves such numbers to phonenumbers.
     transform_supported: bool
     general: Desc
     special: tuple[tuple[int, Desc], ...]
@@ -164,12 +164,12 @@ def rules_for(country_code: int, region: str) -> RegionRules | None:
 
 
 def main_region(country_code: int) -> str:
-    """The region whose metadata phonenumbers parses a calling code's numbers with."""
+    """Return the region whose metadata phonenumbers uses to parse a calling code's numbers."""
     return phonenumbers.region_code_for_country_code(country_code)
 
 
 def regions_of(country_code: int) -> tuple[str, ...]:
-    """Regions sharing a calling code, in the order phonenumbers tries them."""
+    """Return the regions sharing a calling code, in the order phonenumbers tries them."""
     return tuple(COUNTRY_CODE_TO_REGION_CODE.get(country_code, ()))
 
 
