@@ -5,8 +5,8 @@ without trunk prefix, with the IDD, with the calling code but no "+", and in eve
 It also writes broken ones: random digits, digits added or cut, unknown calling codes and stray
 characters. Each
 batch is classified by the fast path and, value by value, by `classify_phone`, the phonenumbers
-reference. The two slow tests compare 158,500 values (17 busy regions x 5,000, and every supported
-region as the default x 300).
+reference. The tests compare 158,500 values: 17 busy regions x 5,000, and every supported region
+as the default x 300 (marked slow).
 """
 
 import random
@@ -166,7 +166,6 @@ def _differences(cells: list[str], default_region: str) -> tuple[list[tuple], in
     return differences, fast.slow_rows
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize("default_region", _BUSY_REGIONS)
 def test_fastpath_matches_phonenumbers_busy_regions(default_region):
     cells = generate(default_region, 5000, seed=1)
@@ -190,15 +189,6 @@ def test_fastpath_matches_phonenumbers_every_region():
         total += len(cells)
 
     assert total >= 70_000
-    assert differences[:5] == []
-
-
-@pytest.mark.parametrize("default_region", ["CY", "GB", "US"])
-def test_fastpath_matches_phonenumbers_quick(default_region):
-    cells = generate(default_region, 800, seed=3)
-
-    differences, _ = _differences(cells, default_region)
-
     assert differences[:5] == []
 
 
