@@ -3,9 +3,8 @@
 A seeded generator writes numbers the way spreadsheets contain them: E.164, national with and
 without trunk prefix, with the IDD, with the calling code but no "+", and in every punctuation.
 It also writes broken ones: random digits, digits added or cut, unknown calling codes and stray
-characters. Each
-batch is classified by the fast path and, value by value, by `classify_phone`, the phonenumbers
-reference. The tests compare 158,500 values: 17 busy regions x 5,000, and every supported region
+characters. Each batch is classified by the fast path and, value by value, by `classify_phone`,
+the phonenumbers reference. The tests compare 158,500 values: 17 busy regions x 5,000, and every supported region
 as the default x 300 (marked slow).
 """
 
