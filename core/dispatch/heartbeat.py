@@ -159,8 +159,8 @@ def _is_gone(owner: str | None, row, now: datetime, expiry: timedelta) -> bool:
 
 
 def _process_alive(pid: int) -> bool:
-    # NOTE: only POSIX can probe a pid without side effects (os.kill on Windows terminates it);
-    # elsewhere a dead dispatcher is found by its heartbeat expiry alone.
+    # NOTE: only POSIX can probe a pid without side effects, because os.kill on Windows ends the
+    # process. Elsewhere a dead dispatcher is found by its heartbeat expiry alone.
     if os.name != "posix":
         return True
     try:

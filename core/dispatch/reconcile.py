@@ -219,8 +219,8 @@ def _campaign_size_fits(
     limiter.acquire(stop)
     details = client.get_campaign(campaign_id)
     counts = [details.get(name) for name in _CAMPAIGN_COUNTS]
-    # NOTE: SMS.to documents these four counts but not that they add up to the campaign's size;
-    # when one is missing, or none is counted yet, the size cannot be checked and is accepted.
+    # NOTE: SMS.to documents these four counts but not that they add up to the campaign's size.
+    # When one is missing or none is counted yet, the size cannot be checked and is accepted.
     if not all(isinstance(count, int) for count in counts) or sum(counts) == 0:
         return True
 
@@ -258,8 +258,8 @@ def _messages(page: dict) -> list[dict]:
 
 
 def _candidate_id(message: dict, chunk: _Uncertain, since: datetime) -> str | None:
-    # NOTE: assumes `created_at` is UTC "YYYY-MM-DD HH:MM:SS" (SMS.to does not document the
-    # zone); a message without a readable time is still a candidate, as the query filtered it.
+    # NOTE: assumes `created_at` is UTC "YYYY-MM-DD HH:MM:SS", because SMS.to does not document
+    # the zone. A message without a readable time stays a candidate, since the query filtered it.
     created = _parse_time(message.get("created_at"))
     if created is not None and created < since.replace(microsecond=0):
         return None

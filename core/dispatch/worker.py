@@ -1,9 +1,10 @@
 """The dispatcher: the loop that plans due campaigns, sends their chunks and settles the rest.
 
-One `Dispatcher` runs a heartbeat thread, `concurrency` sender threads (each claims one chunk at
-a time and uses its own SMS.to client) and a maintenance loop in the calling thread: settle the
-chunks of dispatchers that are gone, plan due campaigns, reconcile uncertain chunks, complete
-campaigns. Any number of dispatchers, in threads or processes, can share one database.
+One `Dispatcher` runs a heartbeat thread and `concurrency` sender threads. Each sender thread
+claims one chunk at a time and uses its own SMS.to client. A maintenance loop in the calling
+thread settles the chunks of dispatchers that are gone, plans due campaigns, reconciles
+uncertain chunks and completes campaigns. Any number of dispatchers, in threads or processes,
+can share one database.
 """
 
 import logging
@@ -57,7 +58,8 @@ class Dispatcher:
     """Sends queued campaigns at most once per recipient; see the module docstring.
 
     `run_forever()` blocks until `stop()` is called (from another thread or a signal handler).
-    `run_once()` sends everything that is queued, waiting through back-offs, and returns.
+    `run_once()` sends every queued chunk, waiting through back-offs, and returns (early on
+    `stop()` or its timeout).
     """
 
     def __init__(
