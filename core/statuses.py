@@ -35,8 +35,25 @@ FINAL = frozenset({"DELIVERED", "FAILED", "UNDELIVERED", "EXPIRED", "REJECTED", 
 NOT_BILLED = frozenset({"REJECTED", "UNSUBSCRIBED"})
 KNOWN = frozenset(_PRECEDENCE)
 
+# The dispatcher's own statuses for recipients that were never handed to SMS.to, or may have been.
+SUPPRESSED = "SUPPRESSED"  # the number opted out before its chunk was sent
+CANCELLED = "CANCELLED"  # the operator cancelled the campaign before it was sent
+NOT_SENT = "NOT_SENT"  # SMS.to rejected the request (400/422) or the text could not be rendered
+UNCERTAIN = "UNCERTAIN"  # its chunk is uncertain: maybe sent, never re-sent automatically
+DISPATCH_STATUSES = (SUPPRESSED, CANCELLED, NOT_SENT, UNCERTAIN)
+
 # The statuses shown in funnels and `status --json`, in display order.
-DISPLAY_ORDER = ["DELIVERED", "SENT", "FAILED", "UNDELIVERED", "EXPIRED", "REJECTED", "UNSUBSCRIBED", PENDING]
+DISPLAY_ORDER = [
+    "DELIVERED",
+    "SENT",
+    "FAILED",
+    "UNDELIVERED",
+    "EXPIRED",
+    "REJECTED",
+    "UNSUBSCRIBED",
+    *DISPATCH_STATUSES,
+    PENDING,
+]
 
 
 def normalise_status(value: object) -> str:

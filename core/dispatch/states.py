@@ -5,6 +5,8 @@ recipients that were never handed to SMS.to, so that the campaign's counts show 
 leaving them PENDING forever. They are stored with status rank 0, so any report outranks them.
 """
 
+from core import statuses
+
 # Chunk states.
 QUEUED = "queued"
 SENDING = "sending"
@@ -23,12 +25,13 @@ SINGLE = "single"
 BULK = "bulk"
 PERSONALISED = "personalised"
 
-# Recipient statuses set by the dispatcher.
-SUPPRESSED = "SUPPRESSED"  # the number opted out before its chunk was sent
-CANCELLED_STATUS = "CANCELLED"  # the operator cancelled the campaign before it was sent
-NOT_SENT = "NOT_SENT"  # SMS.to rejected the request (400/422) or the text could not be rendered
-UNCERTAIN_STATUS = "UNCERTAIN"  # its chunk is uncertain: maybe sent, never re-sent automatically
-DISPATCH_STATUSES = (SUPPRESSED, CANCELLED_STATUS, NOT_SENT, UNCERTAIN_STATUS)
+# Recipient statuses set by the dispatcher are defined with the others in core.statuses; the
+# aliases keep them apart from the chunk states of the same name.
+CANCELLED_STATUS = statuses.CANCELLED
+UNCERTAIN_STATUS = statuses.UNCERTAIN
+SUPPRESSED = statuses.SUPPRESSED
+NOT_SENT = statuses.NOT_SENT
+DISPATCH_STATUSES = statuses.DISPATCH_STATUSES
 
 # Campaign statuses.
 CAMPAIGN_QUEUED = "queued"
