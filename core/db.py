@@ -1,17 +1,24 @@
 """Engine creation and sessions; SQLite runs in WAL mode so readers never block the writer."""
 
+import fcntl
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from sqlalchemy import event
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import event, inspect, text
 from sqlalchemy.engine import Engine, make_url
 from sqlmodel import Session, SQLModel, create_engine
 
 from core import models  # noqa: F401  (registers the tables on SQLModel.metadata)
 
 log = logging.getLogger(__name__)
+
+FIRST_REVISION = "0001"
+# Any fixed 64-bit number; it only has to differ from other advisory locks on the same server.
+_SCHEMA_LOCK_KEY = 7_245_118_300_221
 
 
 def make_engine(url: str) -> Engine:
@@ -41,10 +48,64 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
 
 
 def init_db(engine: Engine) -> None:
-    """Create any missing table."""
-    # TODO: move schema changes to alembic migrations once the first release is deployed.
-    SQLModel.metadata.create_all(engine)
+    """Bring the schema to the newest migration, creating it in an empty database.
+
+    An empty database gets every table at once and is stamped with the newest revision, which is
+    faster than replaying each migration; any other database is upgraded. Processes that start
+    together (companion server and dashboard) take a lock first, so only one of them migrates.
+    """
+    with _schema_lock(engine), engine.connect() as connection:
+        config = _alembic_config(connection)
+        tables = set(inspect(connection).get_table_names())
+
+        if not tables:
+            SQLModel.metadata.create_all(connection)
+            command.stamp(config, "head")
+        elif "alembic_version" not in tables:
+            # A database created before migrations existed holds the first revision's schema.
+            command.stamp(config, FIRST_REVISION)
+            command.upgrade(config, "head")
+        else:
+            command.upgrade(config, "head")
+        connection.commit()
+
     log.info("database ready at %s", engine.url.render_as_string(hide_password=True))
+
+
+def _alembic_config(connection) -> Config:
+    config = Config()
+    config.set_main_option("script_location", "core:migrations")
+    config.attributes["connection"] = connection
+    return config
+
+
+@contextmanager
+def _schema_lock(engine: Engine) -> Iterator[None]:
+    if engine.dialect.name == "sqlite":
+        yield from _file_lock(engine)
+        return
+
+    # A session-level advisory lock on PostgreSQL; closing the connection would release it too.
+    with engine.connect() as connection:
+        connection.execute(text("SELECT pg_advisory_lock(:key)"), {"key": _SCHEMA_LOCK_KEY})
+        try:
+            yield
+        finally:
+            connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": _SCHEMA_LOCK_KEY})
+
+
+def _file_lock(engine: Engine) -> Iterator[None]:
+    database = engine.url.database
+    if not database or database == ":memory:":
+        yield
+        return
+
+    with open(f"{database}.schema-lock", "a+") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 @contextmanager

@@ -48,10 +48,18 @@ def postgres_url():
 @pytest.fixture
 def pg_engine(postgres_url):
     """A PostgreSQL engine with every table created, emptied after the test."""
-    from sqlmodel import SQLModel
-
     engine = make_engine(postgres_url)
     init_db(engine)
     yield engine
-    SQLModel.metadata.drop_all(engine)
+    drop_everything(engine)
     engine.dispose()
+
+
+def drop_everything(engine) -> None:
+    """Drop every table, the migration version included, so the next test starts empty."""
+    from sqlalchemy import text
+    from sqlmodel import SQLModel
+
+    SQLModel.metadata.drop_all(engine)
+    with engine.begin() as connection:
+        connection.execute(text("DROP TABLE IF EXISTS alembic_version"))
