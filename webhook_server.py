@@ -133,8 +133,8 @@ def _check_optout_body(body: bytes, content_type: str):
 
 async def _receive(request: Request, kind: str, check: Callable) -> Response:
     state = request.app.state
-    content_type = request.headers.get("content-type", "")
-    body, declared_size = await _read_body(request, MAX_BODY_BYTES)
+    content_type, content_length = _content_headers(request)
+    body, declared_size = await _read_body(request, content_length, MAX_BODY_BYTES)
     if declared_size is not None:
         note = f"body_too_large: {declared_size} bytes, stored up to the first {MAX_BODY_BYTES}"
         await _store_rejected(state, InboundRecord(kind, body, content_type, parse_error=note))
@@ -173,9 +173,19 @@ async def _receive(request: Request, kind: str, check: Callable) -> Response:
     return Response(_ACCEPTED, media_type="application/json")
 
 
-async def _read_body(request: Request, limit: int) -> tuple[bytes, int | None]:
+def _content_headers(request: Request) -> tuple[str, str]:
+    """Return Content-Type and Content-Length from the raw ASGI headers, without building Headers."""
+    content_type = content_length = ""
+    for name, value in request.scope["headers"]:
+        if name == b"content-type":
+            content_type = value.decode("latin-1")
+        elif name == b"content-length":
+            content_length = value.decode("latin-1")
+    return content_type, content_length
+
+
+async def _read_body(request: Request, declared: str, limit: int) -> tuple[bytes, int | None]:
     """Read at most `limit` bytes; return (body, None), or (prefix, size) when it is larger."""
-    declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limit:
         return b"", int(declared)
 

@@ -11,12 +11,26 @@ from sqlalchemy.exc import OperationalError
 
 
 def open_nonblocking(engine: Engine) -> Connection:
-    """Open a connection with busy timeout 0; close it with `discard`, never back into the pool."""
+    """Open a connection with busy timeout 0; close it with `discard`, never back into the pool.
+
+    Its commits also never run a WAL checkpoint, which writes and syncs the database file and
+    would stall the event loop; `checkpoint_wal` does that work from a worker thread.
+    """
     connection = engine.connect()
     if engine.dialect.name == "sqlite":
         connection.exec_driver_sql("PRAGMA busy_timeout = 0")
+        connection.exec_driver_sql("PRAGMA wal_autocheckpoint = 0")
         connection.commit()
     return connection
+
+
+def checkpoint_wal(engine: Engine) -> None:
+    """Copy committed WAL pages into the SQLite database file without blocking other connections."""
+    if engine.dialect.name != "sqlite":
+        return
+    with engine.connect() as connection:
+        connection.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)")
+        connection.commit()
 
 
 def discard(connection: Connection | None) -> None:

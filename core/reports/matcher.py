@@ -145,7 +145,7 @@ class Matcher:
         idle_seconds: float = 1.0,
         sweep_seconds: float = 30.0,
         ingest_busy: Callable[[], bool] | None = None,
-        busy_share: float = 0.1,
+        busy_share: float = 0.05,
     ) -> None:
         self._engine = engine
         self._write_lock = write_lock or threading.Lock()

@@ -146,21 +146,26 @@ def rematch_for_provider_ids(session, *, ids: list[str]) -> int:
     return now_matched
 
 
-def sweep_unmatched(session, *, limit: int = 500) -> int:
+def sweep_unmatched(session, *, limit: int = 500, window: int = 5000) -> int:
     """Rematch waiting reports whose trackingId or messageId is now known; return how many matched.
 
     A safety net for reports that a dispatcher in another process did not rematch (it crashed
     between recording an id and calling `rematch_for_provider_ids`, or ran concurrently).
     """
+    # NOTE: only the newest `window` waiting reports are looked at, which bounds the lookups per
+    # sweep; older ones match when the dispatcher records their id and calls the rematch.
     known = text(
-        "SELECT DISTINCT d.tracking_id, d.message_id FROM deliveryreport AS d "
-        "WHERE d.matched = :false AND d.unmatched_reason = :reason AND ("
+        "SELECT DISTINCT d.tracking_id, d.message_id FROM ("
+        " SELECT id, tracking_id, message_id FROM deliveryreport"
+        " WHERE matched = :false AND unmatched_reason = :reason ORDER BY id DESC LIMIT :window"
+        ") AS d WHERE"
         " EXISTS (SELECT 1 FROM recipient AS r WHERE r.provider_campaign_id = d.tracking_id)"
         " OR EXISTS (SELECT 1 FROM recipient AS r WHERE r.provider_message_id = d.message_id)"
         " OR EXISTS (SELECT 1 FROM recipient AS r WHERE r.provider_message_id = d.tracking_id)"
-        ") LIMIT :limit"
+        " LIMIT :limit"
     )
-    rows = session.execute(known, {"false": False, "reason": NO_RECIPIENT_YET, "limit": limit}).all()
+    parameters = {"false": False, "reason": NO_RECIPIENT_YET, "window": window, "limit": limit}
+    rows = session.execute(known, parameters).all()
     ids = {value for row in rows for value in row if value}
     return rematch_for_provider_ids(session, ids=sorted(ids)) if ids else 0
 
