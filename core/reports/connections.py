@@ -13,8 +13,8 @@ from sqlalchemy.exc import OperationalError
 def open_nonblocking(engine: Engine) -> Connection:
     """Open a connection with busy timeout 0; close it with `discard`, never back into the pool.
 
-    Its commits also never run a WAL checkpoint, which writes and syncs the database file and
-    would stall the event loop; `checkpoint_wal` does that work from a worker thread.
+    Its commits also never run a WAL checkpoint, because a checkpoint writes and syncs the
+    database file and would stall the event loop. `checkpoint_wal` does that from a worker thread.
     """
     connection = engine.connect()
     if engine.dialect.name == "sqlite":
