@@ -10,7 +10,7 @@ The functions take a Session or a Connection and work inside the caller's transa
 """
 
 import logging
-from collections import Counter, defaultdict
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
@@ -82,6 +82,7 @@ class _RecipientState:
     report_count: int
     first_report_at: datetime | None
     last_report_at: datetime | None
+    status_at: datetime | None
     history: list[ReportFacts]
     changed: bool = False
 
@@ -280,13 +281,14 @@ def _load_states(session, recipient_ids: list[int]) -> dict[int, _RecipientState
             _RECIPIENT.c.report_count,
             _RECIPIENT.c.first_report_at,
             _RECIPIENT.c.last_report_at,
+            _RECIPIENT.c.status_at,
         ).where(_RECIPIENT.c.id.in_(chunk)).order_by(_RECIPIENT.c.id)
         if lock:
             # Two matchers on PostgreSQL must not both judge the same report new.
             statement = statement.with_for_update()
-        for recipient_id, status, count, first_at, last_at in session.execute(statement):
+        for recipient_id, status, count, first_at, last_at, status_at in session.execute(statement):
             states[recipient_id] = _RecipientState(
-                status_floor(status, count), count, first_at, last_at, []
+                status_floor(status, count), count, first_at, last_at, status_at, []
             )
 
         # Only recipient_id in the WHERE clause: given `matched` too, SQLite picks the index on
@@ -315,7 +317,13 @@ def _apply_one(state: _RecipientState, report: PendingReport) -> Counter:
         report.out_of_order = True
         deltas[counters.REPORTS_OUT_OF_ORDER] += 1
 
-    state.status = higher_status(state.status, report.status)
+    previous = state.status
+    state.status = higher_status(previous, report.status)
+    # The time of the current status is the earliest arrival of that status, whatever the order.
+    if state.status != previous:
+        state.status_at = report.received_at
+    elif report.status == state.status:
+        state.status_at = _earliest(state.status_at, report.received_at)
     state.history.append(facts)
     state.report_count += 1
     state.first_report_at = _earliest(state.first_report_at, report.received_at)
@@ -341,6 +349,7 @@ def _write_states(session, states: dict[int, _RecipientState]) -> None:
                 "b_report_count": state.report_count,
                 "b_first_report_at": state.first_report_at,
                 "b_last_report_at": state.last_report_at,
+                "b_status_at": state.status_at,
             }
         )
     if not rows:
@@ -358,6 +367,7 @@ def _write_states(session, states: dict[int, _RecipientState]) -> None:
             report_count=bindparam("b_report_count"),
             first_report_at=bindparam("b_first_report_at", type_=_RECIPIENT.c.first_report_at.type),
             last_report_at=bindparam("b_last_report_at", type_=_RECIPIENT.c.last_report_at.type),
+            status_at=bindparam("b_status_at", type_=_RECIPIENT.c.status_at.type),
         )
     )
     session.execute(statement, rows)
