@@ -3,12 +3,13 @@
 import argparse
 import json
 import logging
+from dataclasses import replace
 from pathlib import Path
 
-from core.campaigns import summarise_campaign
+from core.campaigns import launch_campaign, summarise_campaign
 from core.db import init_db, make_engine, session_scope
 from core.errors import InputError, NotFoundError
-from core.launching import LaunchOptions, launch_rows
+from core.launching import LaunchOptions, build_request
 from core.settings import get_settings
 from core.statuses import DISPLAY_ORDER
 
@@ -16,7 +17,7 @@ log = logging.getLogger(__name__)
 
 
 def launch_command(args: argparse.Namespace) -> int:
-    """Import FILE, store it as a list, and queue a campaign on its accepted rows."""
+    """Import FILE, check the launch, then store the list and queue a campaign on its accepted rows."""
     from core.importing import import_file, store_import, suppressed_numbers_for
 
     settings = get_settings()
@@ -28,9 +29,10 @@ def launch_command(args: argparse.Namespace) -> int:
     data = _read_file(path)
     with session_scope(engine) as session:
         suppressed = suppressed_numbers_for(session)
-    result = import_file(data, filename=path.name, default_country=country, phone_column=args.phone_column, suppressed=suppressed)
-    with session_scope(engine) as session:
-        stored = store_import(session, result=result, name=args.name or path.name)
+    result = import_file(
+        data, filename=path.name, default_country=country, phone_column=args.phone_column, suppressed=suppressed
+    )
+    _require_accepted_rows(result, country)
 
     options = LaunchOptions(
         message=args.message,
@@ -38,12 +40,27 @@ def launch_command(args: argparse.Namespace) -> int:
         sender_id=args.sender_id or settings.smsto_sender_id,
         launch_key=args.launch_key,
         default_country=country,
-        list_id=stored.id,
+        skip_missing_values=args.skip_missing,
     )
-    launched = launch_rows(engine, rows=result.rows, options=options)
+    # Every check runs before anything is written, so a refused launch leaves no stored list.
+    request = build_request(result.rows, options=options)
+    with session_scope(engine) as session:
+        stored = store_import(session, result=result, name=args.name or path.name)
+    launched = launch_campaign(engine, replace(request, list_id=stored.id))
+
     rejected = int((result.rows["verdict"] != "ok").sum())
     _print_launch(args, launched, rejected)
     return 0
+
+
+def _require_accepted_rows(result, country: str) -> None:
+    if int((result.rows["verdict"] == "ok").sum()) > 0:
+        return
+    raise InputError(
+        f"No row of column {result.phone_column!r} holds a number that can be sent with default "
+        f"country {country}; check --phone-column and --country (the file's columns: "
+        f"{', '.join(result.columns)})."
+    )
 
 
 def _read_file(path: Path) -> bytes:

@@ -9,7 +9,7 @@ import json
 import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 from sqlalchemy import Integer, func, insert, select
@@ -24,6 +24,8 @@ from core.statuses import PENDING
 log = logging.getLogger(__name__)
 
 _INSERT_BATCH = 10_000
+# A time picked a moment ago may pass while the operator clicks; that is still "now".
+_SCHEDULE_GRACE = timedelta(minutes=5)
 
 
 @dataclass(frozen=True)
@@ -71,6 +73,7 @@ def launch_campaign(engine: Engine, request: LaunchRequest) -> LaunchResult:
 
     existing = _find_by_launch_key(engine, request.launch_key)
     if existing is not None:
+        _check_same_launch(existing, request)
         log.info("launch key already used by campaign %s; nothing new created", existing.id)
         return LaunchResult(existing, created=False)
 
@@ -95,9 +98,27 @@ def _check_request(request: LaunchRequest) -> None:
     if not request.recipients:
         raise LaunchError("The campaign has no accepted recipients; import a list with valid numbers.")
 
+    scheduled = request.scheduled_for
+    if scheduled is not None and scheduled.tzinfo is None:
+        raise LaunchError("The scheduled time has no time zone; give it in UTC or with a zone.")
+    if scheduled is not None and scheduled < utcnow() - _SCHEDULE_GRACE:
+        raise LaunchError(
+            f"The scheduled time {request.scheduled_for:%Y-%m-%d %H:%M} UTC is in the past; "
+            "pick a later time, or launch without a schedule to send now."
+        )
+
     phones = [recipient.phone for recipient in request.recipients]
     if len(set(phones)) != len(phones):
         raise LaunchError("The recipients contain the same number twice; import the list again.")
+
+
+def _check_same_launch(existing: Campaign, request: LaunchRequest) -> None:
+    # A repeated click repeats the same launch; the same key with another message is a mistake.
+    if existing.message != request.message or existing.recipient_count != len(request.recipients):
+        raise LaunchError(
+            f"The launch key {request.launch_key!r} already launched campaign {existing.id} with "
+            "another message or list; use a new key to launch a new campaign."
+        )
 
 
 def _find_by_launch_key(engine: Engine, launch_key: str) -> Campaign | None:

@@ -60,6 +60,11 @@ def _add_launch(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--sender-id", help="sender ID (default: SMSTO_SENDER_ID)")
     parser.add_argument("--name", help="campaign name (default: the file name)")
     parser.add_argument("--launch-key", help="idempotency key: a second launch with it changes nothing")
+    parser.add_argument(
+        "--skip-missing",
+        action="store_true",
+        help="skip rows with an empty value for a placeholder instead of refusing the launch",
+    )
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
     parser.set_defaults(handler=_lazy("core.campaign_cli", "launch_command"))
 
@@ -122,10 +127,20 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# Servers log their starts, stops and retries; one-shot commands print only their result.
+_LONG_RUNNING = {"sandbox", "serve", "dispatch", "run"}
+
+
+def _log_level(args: argparse.Namespace) -> int:
+    if args.verbose:
+        return logging.DEBUG
+    return logging.INFO if args.command in _LONG_RUNNING else logging.WARNING
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO,
+        level=_log_level(args),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )

@@ -76,9 +76,11 @@ def _blocked_message(accepted: pd.DataFrame, previews: pd.DataFrame, blocked) ->
     first_problem = previews["problem"][blocked].iloc[0]
     shown = ", ".join(str(int(line)) for line in lines[:10])
     more = " and more" if len(lines) > 10 else ""
+    rows = "1 row cannot" if len(lines) == 1 else f"{len(lines)} rows cannot"
+    where = "line" if len(lines) == 1 else "lines"
     return (
-        f"{len(lines)} rows cannot be sent as written (lines {shown}{more}); the first: "
-        f"{first_problem} Fill in the values, or choose to skip those rows."
+        f"{rows} be sent as written ({where} {shown}{more}). The first: {first_problem} "
+        "Fill in the values, or skip those rows (--skip-missing on the command line)."
     )
 
 
@@ -99,9 +101,12 @@ def _recipient(record: dict, fields_columns: list[str], parts: int, cost) -> Rec
     )
 
 
-def launch_rows(engine: Engine, *, rows: pd.DataFrame, options: LaunchOptions) -> LaunchResult:
-    """Validate the options, build the recipients and write the campaign once per launch key."""
+def build_request(rows: pd.DataFrame, *, options: LaunchOptions) -> LaunchRequest:
+    """Check the message, sender ID and placeholders, and build the launch; nothing is written."""
+    if not options.message.strip():
+        raise LaunchError("The message is empty; write the text to send before launching.")
     sender_id = validate_sender_id(options.sender_id) if options.sender_id else None
+    _check_placeholder_columns(rows, options.message)
     recipients = recipients_from_rows(
         rows,
         message=options.message,
@@ -109,7 +114,7 @@ def launch_rows(engine: Engine, *, rows: pd.DataFrame, options: LaunchOptions) -
         default_region=options.default_country,
     )
 
-    request = LaunchRequest(
+    return LaunchRequest(
         launch_key=options.launch_key or new_launch_key(),
         message=options.message,
         recipients=recipients,
@@ -121,4 +126,19 @@ def launch_rows(engine: Engine, *, rows: pd.DataFrame, options: LaunchOptions) -
         scheduled_for=options.scheduled_for,
         timezone=options.timezone,
     )
-    return launch_campaign(engine, request)
+
+
+def _check_placeholder_columns(rows: pd.DataFrame, message: str) -> None:
+    columns = [column for column in rows.columns if column not in _BUILT_IN_COLUMNS]
+    unknown = [name for name in placeholders(message) if name not in columns]
+    if unknown:
+        listed = ", ".join(columns) or "none besides the phone"
+        raise LaunchError(
+            f"The message uses {{{unknown[0]}}}, but the list has no column {unknown[0]!r} "
+            f"(its columns: {listed}). Rename the placeholder or add the column to the file."
+        )
+
+
+def launch_rows(engine: Engine, *, rows: pd.DataFrame, options: LaunchOptions) -> LaunchResult:
+    """Validate the options, build the recipients and write the campaign once per launch key."""
+    return launch_campaign(engine, build_request(rows, options=options))

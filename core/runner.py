@@ -9,6 +9,7 @@ import argparse
 import logging
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -17,6 +18,7 @@ from pathlib import Path
 
 import httpx
 
+from core.errors import InputError
 from core.settings import get_settings
 
 log = logging.getLogger(__name__)
@@ -40,7 +42,6 @@ def dispatch_command(args: argparse.Namespace) -> int:
     """Run the dispatcher alone: until SIGTERM or Ctrl-C, or with `--once` until nothing is queued."""
     from core.db import init_db, make_engine
     from core.dispatch import Dispatcher
-    from core.errors import InputError
 
     settings = get_settings()
     if settings.api_key is None:
@@ -76,6 +77,7 @@ def run_command(args: argparse.Namespace) -> int:
         "SMSTO_CALLBACK_BASE_URL", f"http://127.0.0.1:{args.server_port}"
     )
     children: list[Child] = []
+    _check_ports_free(args, sandbox=settings.api_key is None)
 
     try:
         if settings.api_key is None:
@@ -91,9 +93,28 @@ def run_command(args: argparse.Namespace) -> int:
         _announce(args.dashboard_port, sandbox=settings.api_key is None)
         return _wait_for_exit(children)
     except KeyboardInterrupt:
+        print("\n  Stopping dashboard, companion server and sandbox…", flush=True)
         return 0
     finally:
-        _stop_all(children)
+        # Stopped in this order so the dispatcher's last request still finds the sandbox.
+        _stop_all(list(reversed(children)))
+
+
+def _check_ports_free(args: argparse.Namespace, *, sandbox: bool) -> None:
+    ports = [("companion server", "--server-port", args.server_port)]
+    ports.append(("dashboard", "--dashboard-port", args.dashboard_port))
+    if sandbox:
+        ports.append(("sandbox provider", "--sandbox-port", args.sandbox_port))
+
+    for name, option, port in ports:
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:
+                raise InputError(
+                    f"Port {port} on 127.0.0.1, wanted for the {name}, is already in use. Stop the "
+                    f"program that uses it, or pick another port: make run RUN_ARGS='{option} {port + 1}'."
+                ) from None
 
 
 def _python() -> list[str]:
@@ -131,7 +152,9 @@ def _start_dashboard(port: int, env: dict[str, str]) -> Child:
 
 def _spawn(name: str, command: list[str], env: dict[str, str], health_url: str) -> Child:
     log.info("starting %s", name)
-    process = subprocess.Popen(command, cwd=ROOT, env=env)
+    # A session of its own keeps the terminal's Ctrl-C away from the child, so that this process
+    # alone decides the order in which the three stop.
+    process = subprocess.Popen(command, cwd=ROOT, env=env, start_new_session=True)
     return Child(name, process, health_url)
 
 

@@ -1,0 +1,76 @@
+"""`smsto-console launch` and `status` as an operator runs them, on a real SQLite file."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+from sqlmodel import Session, func, select
+
+from core.db import make_engine
+from core.models import RecipientList
+from tests.processes import ROOT
+
+
+@pytest.fixture
+def cli_env(tmp_path):
+    return {**os.environ, "DATABASE_URL": f"sqlite:///{tmp_path / 'cli.db'}", "DEFAULT_COUNTRY": "CY"}
+
+
+def _run(env, *args):
+    return subprocess.run(
+        [sys.executable, "-m", "core.cli", *args],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=120, check=False,
+    )
+
+
+def _list_count(env) -> int:
+    with Session(make_engine(env["DATABASE_URL"])) as session:
+        return session.exec(select(func.count()).select_from(RecipientList)).one()
+
+
+@pytest.fixture
+def csv_file(tmp_path):
+    path = tmp_path / "people.csv"
+    path.write_text("phone,name\n+35799000001,Anna\n+35799000002,\n", encoding="utf-8")
+    return path
+
+
+def test_launch_missing_value_refused_without_list(cli_env, csv_file):
+    result = _run(cli_env, "launch", str(csv_file), "--message", "Hi {name}", "--json")
+
+    assert result.returncode == 2
+    assert "--skip-missing" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert _list_count(cli_env) == 0
+
+
+def test_launch_skip_missing_queues_the_rest(cli_env, csv_file):
+    result = _run(cli_env, "launch", str(csv_file), "--message", "Hi {name}", "--skip-missing", "--json")
+
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["recipients"] == 1
+
+
+def test_launch_prints_no_log_lines(cli_env, csv_file):
+    result = _run(cli_env, "launch", str(csv_file), "--message", "Hello", "--json")
+
+    assert result.stderr == ""
+
+
+def test_status_lists_every_status(cli_env, csv_file):
+    launched = json.loads(_run(cli_env, "launch", str(csv_file), "--message", "Hello", "--json").stdout)
+
+    status = json.loads(_run(cli_env, "status", str(launched["campaign_id"]), "--json").stdout)
+
+    assert status["by_status"]["PENDING"] == 2
+    assert status["cost"] == "0"
+    assert set(status) == {"campaign_id", "recipients", "by_status", "cost", "unmatched_reports"}
+
+
+def test_status_unknown_campaign_is_one_sentence(cli_env):
+    result = _run(cli_env, "status", "999", "--json")
+
+    assert result.returncode == 2
+    assert result.stderr.startswith("error: No campaign with id 999")

@@ -1,0 +1,97 @@
+"""The one launch path: checks that refuse a launch, and the launch key's guarantees."""
+
+from datetime import UTC, datetime, timedelta
+
+import pandas as pd
+import pytest
+
+from core.campaigns import LaunchRequest, RecipientInput, launch_campaign
+from core.errors import InputError, LaunchError
+from core.launching import LaunchOptions, build_request, launch_rows
+
+
+def _rows(names: list[str]) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "line": list(range(2, 2 + len(names))),
+            "raw_phone": [f"+3579900{index:04d}" for index in range(len(names))],
+            "e164": [f"+3579900{index:04d}" for index in range(len(names))],
+            "region": ["CY"] * len(names),
+            "verdict": ["ok"] * len(names),
+            "reason_code": [""] * len(names),
+            "reason": [""] * len(names),
+            "duplicate_of_line": [None] * len(names),
+            "name": names,
+        }
+    )
+
+
+def test_build_request_empty_message_refused():
+    with pytest.raises(LaunchError, match="message is empty"):
+        build_request(_rows(["Anna"]), options=LaunchOptions(message="   "))
+
+
+def test_build_request_unknown_placeholder_names_columns():
+    with pytest.raises(LaunchError, match=r"no column 'city' \(its columns: name\)"):
+        build_request(_rows(["Anna"]), options=LaunchOptions(message="Hi {city}"))
+
+
+def test_build_request_missing_value_refused_in_singular():
+    with pytest.raises(LaunchError, match=r"1 row cannot be sent as written \(line 3\)"):
+        build_request(_rows(["Anna", ""]), options=LaunchOptions(message="Hi {name}"))
+
+
+def test_build_request_missing_value_skipped_on_request():
+    request = build_request(_rows(["Anna", ""]), options=LaunchOptions(message="Hi {name}", skip_missing_values=True))
+
+    assert [recipient.line for recipient in request.recipients] == [2]
+
+
+def test_build_request_invalid_sender_id_refused():
+    with pytest.raises(InputError, match="sender"):
+        build_request(_rows(["Anna"]), options=LaunchOptions(message="Hi", sender_id="Much too long sender"))
+
+
+def test_build_request_estimates_cost_per_row():
+    request = build_request(_rows(["Anna", "Bob"]), options=LaunchOptions(message="Hi {name}"))
+
+    assert all(recipient.estimated_parts == 1 for recipient in request.recipients)
+    assert all(recipient.estimated_cost is not None for recipient in request.recipients)
+
+
+def test_launch_key_reused_with_other_message_refused(engine):
+    launch_rows(engine, rows=_rows(["Anna"]), options=LaunchOptions(message="First", launch_key="k"))
+
+    with pytest.raises(LaunchError, match="already launched campaign"):
+        launch_rows(engine, rows=_rows(["Anna"]), options=LaunchOptions(message="Second", launch_key="k"))
+
+
+def test_launch_key_repeated_returns_same_campaign(engine):
+    first = launch_rows(engine, rows=_rows(["Anna"]), options=LaunchOptions(message="Same", launch_key="k"))
+    second = launch_rows(engine, rows=_rows(["Anna"]), options=LaunchOptions(message="Same", launch_key="k"))
+
+    assert second.created is False
+    assert second.campaign.id == first.campaign.id
+
+
+def test_launch_schedule_in_past_refused(engine):
+    request = LaunchRequest(
+        launch_key="past",
+        message="Hi",
+        recipients=[RecipientInput(phone="+35799000001")],
+        scheduled_for=datetime.now(UTC) - timedelta(days=1),
+    )
+
+    with pytest.raises(LaunchError, match="in the past"):
+        launch_campaign(engine, request)
+
+
+def test_launch_schedule_in_future_is_scheduled(engine):
+    request = LaunchRequest(
+        launch_key="future",
+        message="Hi",
+        recipients=[RecipientInput(phone="+35799000001")],
+        scheduled_for=datetime.now(UTC) + timedelta(days=1),
+    )
+
+    assert launch_campaign(engine, request).campaign.status == "scheduled"
