@@ -72,10 +72,6 @@ class Settings(BaseSettings):
     def api_key(self) -> str | None:
         return self.smsto_api_key.get_secret_value() if self.smsto_api_key else None
 
-    @property
-    def callback_url(self) -> str:
-        """The delivery-report address given to SMS.to with every send."""
-        return self.smsto_callback_base_url.rstrip("/") + "/webhooks/smsto"
 
 
 class _LowerCaseToml(TomlConfigSettingsSource):

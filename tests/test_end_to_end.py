@@ -59,7 +59,7 @@ def _wait_for_reports(
 
 
 @pytest.fixture
-def product(tmp_path):
+def product(tmp_path, request):
     sandbox_port = free_port()
     server_port = free_port()
     sandbox_url = f"http://127.0.0.1:{sandbox_port}"
@@ -72,6 +72,10 @@ def product(tmp_path):
         "CHUNK_SIZE": "200",
         "DEFAULT_COUNTRY": "CY",
     }
+    # With a secret, the sandbox does not sign: the token in the callback URL must carry the proof.
+    secret = getattr(request, "param", None)
+    if secret:
+        env["WEBHOOK_SECRET"] = secret
     sandbox_command = [
         sys.executable,
         "-m",
@@ -129,6 +133,7 @@ def test_end_to_end_campaign_matches_ledger(product, tmp_path):
     assert status["unmatched_reports"] == 0
 
 
+@pytest.mark.parametrize("product", [None, "e2e-secret-token"], indirect=True, ids=["open", "token"])
 def test_end_to_end_each_recipient_matches_ledger(product, tmp_path):
     sandbox_url, env = product
     _write_csv(tmp_path / "list.csv")

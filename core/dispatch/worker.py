@@ -20,6 +20,7 @@ from core.dispatch import completion, heartbeat, planner, reconcile
 from core.dispatch.claim import claim_next_chunk, has_claimable
 from core.dispatch.ratelimit import DEFAULT_WINDOW_SECONDS, RateLimitTimeout, SharedRateLimiter
 from core.dispatch.sender import RetryPolicy, SendContext, send_chunk
+from core.reports.signature import callback_url_with_token
 from core.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -102,7 +103,8 @@ class Dispatcher:
         self._context = SendContext(
             engine=engine,
             limiter=self._limiter,
-            callback_url=settings.callback_url,
+            # With WEBHOOK_SECRET set, the URL carries it as a token, for reports SMS.to does not sign.
+            callback_url=callback_url_with_token(settings),
             default_sender_id=settings.smsto_sender_id,
             retry=retry or RetryPolicy(),
             stop=self._stop,
