@@ -143,6 +143,30 @@ def test_cli_import_utf16_without_bom_any_text(tmp_path, database, capsys, codec
     assert [row["e164"] for row in payload["accepted"]] == ["+35799000001", "+35799000002"]
 
 
+@pytest.mark.xfail(
+    strict=True,
+    reason="a file without a header whose first row has a cell such as 'mobile', 'SMS' or "
+    "'Contact' is read as having a header, so its first recipient is dropped without a verdict",
+)
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"+35799000001,mobile\n+35799000002,landline\n",
+        b"+35799000001,Anna,SMS\n+35799000002,Bob,Email\n",
+        b"99000001,Contact\n99000002,Lead\n",
+    ],
+    ids=["type_mobile", "channel_sms", "label_contact"],
+)
+def test_cli_import_headerless_first_row_kept(tmp_path, database, capsys, data):
+    path = write(tmp_path, "headerless.csv", data)
+
+    code, payload = import_json(capsys, path, "--no-store")
+
+    assert code == 0
+    assert payload["rows"] == 2
+    assert [row["e164"] for row in payload["accepted"]] == ["+35799000001", "+35799000002"]
+
+
 SPARSE_MOBILES = [f"+3579900{index:04d}" for index in range(10)]
 
 
