@@ -4,8 +4,13 @@ Most tests run the app in process with its real lifespan (ingest writer and matc
 transport tests run `smsto-console serve` as a real uvicorn process on loopback.
 """
 
+import json
+import os
+import subprocess
+import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
+from decimal import Decimal
 
 import httpx
 import pytest
@@ -16,7 +21,8 @@ from core.reports.matcher import drain_pending
 from core.reports.optout import is_suppressed
 from core.reports.signature import sign_body
 from core.settings import Settings
-from tests.processes import companion_server
+from tests.conftest import load_case
+from tests.processes import ROOT, companion_server
 from tests.reports_fixtures import all_reports, make_campaign, recipient_by_phone, store_bodies
 from webhook_server import create_app
 
@@ -340,3 +346,47 @@ def test_real_server_concurrent_duplicates_counted_once(real_server):
     assert (row.status, row.parts, str(row.price), row.report_count) == ("DELIVERED", 2, "0.03", 1)
     assert len(copies) == 48
     assert sum(not report.duplicate for report in copies) == 1
+
+
+OUT_OF_ORDER = load_case("dlr_out_of_order.json")
+OUT_OF_ORDER_EXPECTED = load_case("dlr_out_of_order.expected.json")
+
+
+@pytest.mark.parametrize("order", ["as_recorded", "reversed"])
+def test_real_server_out_of_order_case_and_status_cli(real_server, order):
+    base_url, engine = real_server
+    tracking_id = f"{OUT_OF_ORDER['setup']['campaign_id']}-{order}"
+    phones = OUT_OF_ORDER["setup"]["recipients"]
+    campaign = make_campaign(
+        engine, phones=phones, provider_campaign_id=tracking_id, status="QUEUED", name=tracking_id
+    )
+    events = OUT_OF_ORDER["events"] if order == "as_recorded" else OUT_OF_ORDER["events"][::-1]
+
+    codes = []
+    for event in events:
+        body = json.dumps({**event["body"], "trackingId": tracking_id}).encode()
+        response = httpx.post(
+            f"{base_url}/webhooks/smsto",
+            content=body,
+            headers={"content-type": event["content_type"]},
+        )
+        codes.append(response.status_code)
+    for expected in OUT_OF_ORDER_EXPECTED["final_rows"]:
+        wait_for_status(engine, campaign.id, expected["phone"], expected["status"])
+    rows = recipient_by_phone(engine, campaign.id)
+    status = subprocess.run(
+        [sys.executable, "-m", "core.cli", "status", str(campaign.id), "--json"],
+        cwd=ROOT,
+        env={**os.environ, "DATABASE_URL": str(engine.url)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+
+    assert set(codes) == {200}
+    for expected in OUT_OF_ORDER_EXPECTED["final_rows"]:
+        row = rows[expected["phone"]]
+        assert (row.status, row.parts) == (expected["status"], expected["parts"])
+        assert row.price == Decimal(str(expected["price"]))
+    assert json.loads(status.stdout)["cost"] == OUT_OF_ORDER_EXPECTED["campaign_cost"]
