@@ -353,7 +353,7 @@ OUT_OF_ORDER_EXPECTED = load_case("dlr_out_of_order.expected.json")
 
 
 @pytest.mark.parametrize("order", ["as_recorded", "reversed"])
-def test_real_server_out_of_order_case_and_status_cli(real_server, order):
+def test_real_server_out_of_order_case(real_server, order):
     base_url, engine = real_server
     tracking_id = f"{OUT_OF_ORDER['setup']['campaign_id']}-{order}"
     phones = OUT_OF_ORDER["setup"]["recipients"]
