@@ -15,6 +15,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
 
 from core.db import init_db, make_engine, session_scope
 from core.reports.health import callback_health
@@ -123,8 +124,22 @@ def _register_routes(app: FastAPI) -> None:
             return callback_health(session).as_dict()
 
 
-def _check_delivery_body(body: bytes, content_type: str) -> None:
-    check_report_body(body, content_type)
+def _check_delivery_body(body: bytes, content_type: str):
+    """Validate a delivery report; an opt-out posted here is returned as its suppression entry.
+
+    Operators often give SMS.to one callback URL for both webhooks, and rejecting an opt-out would
+    mean texting someone who asked not to be texted.
+    """
+    try:
+        check_report_body(body, content_type)
+    except ReportParseError as error:
+        if error.code != "missing_field" or b"unsubscribed" not in body.lower():
+            raise
+        try:
+            return _check_optout_body(body, content_type)
+        except ReportParseError:
+            raise error from None
+    return None
 
 
 def _check_optout_body(body: bytes, content_type: str):
@@ -163,6 +178,8 @@ async def _receive(request: Request, kind: str, check: Callable) -> Response:
         await _store_rejected(state, record)
         return error_response(400 if error.code == "invalid_body" else 422, error.code, error.message)
 
+    if suppression is not None:
+        kind = "optout"
     record = InboundRecord(kind, body, content_type, auth=auth.method, suppression=suppression)
     try:
         await state.reports.writer.submit(record)
@@ -189,12 +206,17 @@ async def _read_body(request: Request, declared: str, limit: int) -> tuple[bytes
     if declared.isdigit() and int(declared) > limit:
         return b"", int(declared)
 
-    received = bytearray()
-    async for chunk in request.stream():
-        received += chunk
+    # ASGI messages are read directly: Request.stream() costs an async generator per request.
+    received = b""
+    while True:
+        message = await request.receive()
+        if message["type"] == "http.disconnect":
+            raise ClientDisconnect()
+        received += message.get("body", b"")
         if len(received) > limit:
-            return bytes(received[:limit]), len(received)
-    return bytes(received), None
+            return received[:limit], len(received)
+        if not message.get("more_body", False):
+            return received, None
 
 
 async def _store_rejected(state, record: InboundRecord) -> None:
