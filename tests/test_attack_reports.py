@@ -77,11 +77,6 @@ def wait_for_status(engine, campaign_id: int, phone: str, expected: str, timeout
 # Defects: hostile bodies that block, lose or misread reports and opt-outs.
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a JSON report with a lone surrogate escape is accepted, then fails to insert on every "
-    "matcher pass, so no report stored after it is ever matched",
-)
 def test_matcher_lone_surrogate_spares_later_reports(server):
     engine = server.app.state.engine
     campaign = make_campaign(engine, phones=[PHONE], provider_campaign_id="C1", status="SENT")
@@ -93,11 +88,6 @@ def test_matcher_lone_surrogate_spares_later_reports(server):
 
 
 @pytest.mark.postgres
-@pytest.mark.xfail(
-    strict=True,
-    reason="a form report whose status decodes to a NUL character is accepted, but PostgreSQL "
-    "rejects NUL in text, so the matcher's batch fails on every pass and blocks later reports",
-)
 def test_matcher_nul_status_spares_later_reports_postgres(pg_engine):
     campaign = make_campaign(pg_engine, phones=[PHONE], provider_campaign_id="C1", status="SENT")
     store_bodies(
@@ -113,11 +103,6 @@ def test_matcher_nul_status_spares_later_reports_postgres(pg_engine):
     assert recipient_by_phone(pg_engine, campaign.id)[PHONE].status == "DELIVERED"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a JSON report that repeats a field with two values is accepted with the last one, "
-    "while the same conflict in a form body is rejected as invalid_body",
-)
 def test_webhook_json_duplicate_keys_rejected_like_form(server):
     body = b'{"trackingId":"C1","phone":"+35799000001","status":"DELIVERED","status":"FAILED"}'
 
@@ -134,11 +119,6 @@ def test_webhook_form_duplicate_keys_rejected(server):
     assert response.status_code == 400
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a report whose price has 10 decimal places is answered 422, so its DELIVERED "
-    "status is never applied, and every retry of the same body by SMS.to is rejected again",
-)
 def test_webhook_price_ten_decimals_keeps_status(server):
     engine = server.app.state.engine
     campaign = make_campaign(engine, phones=[PHONE], provider_campaign_id="C1", status="SENT")
@@ -150,11 +130,6 @@ def test_webhook_price_ten_decimals_keeps_status(server):
     assert recipient_by_phone(engine, campaign.id)[PHONE].status == "DELIVERED"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="an opt-out whose source or timestamp field holds a lone surrogate escape fails the "
-    "ingest insert, so it is answered 503, its body is not stored and the number is not suppressed",
-)
 @pytest.mark.parametrize("field", ["source", "timestamp"])
 def test_optout_lone_surrogate_field_still_suppresses(server, field):
     body = b'{"unsubscribed_number":"+35799000001","' + field.encode() + b'":"\\udfff"}'

@@ -121,7 +121,6 @@ REJECTED = [
     ("status_object", b'{"messageId":"M","status":{"a":1}}', "invalid_field"),
     ("price_text", b"messageId=M&status=SENT&price=abc", "invalid_field"),
     ("price_negative", b"messageId=M&status=SENT&price=-0.01", "invalid_field"),
-    ("price_too_precise", b"messageId=M&status=SENT&price=0.0000000001", "invalid_field"),
     ("price_huge", b"messageId=M&status=SENT&price=1e12", "invalid_field"),
     ("price_boolean", b'{"messageId":"M","status":"SENT","price":true}', "invalid_field"),
     ("parts_fraction", b"messageId=M&status=SENT&parts=1.5", "invalid_field"),
@@ -211,3 +210,29 @@ def test_check_report_body_agrees_with_parser(body):
         check_accepts = False
 
     assert check_accepts == parser_accepts
+
+
+def test_parse_price_finer_than_storage_rounded():
+    [report] = parse_report_body(b"messageId=M&status=DELIVERED&price=0.0150000001", "")
+
+    assert report.price == Decimal("0.015")
+    assert report.price_raw == "0.0150000001"
+    assert report.status == "DELIVERED"
+
+
+@pytest.mark.parametrize("field", ["status", "phone", "trackingId"])
+def test_parse_unstorable_characters_replaced(field):
+    body = {"messageId": "M", "status": "SENT", field: "A\u0000B\ud800"}
+
+    [report] = parse_report_body(json.dumps(body).encode(), "application/json")
+
+    values = {"status": report.status, "phone": report.phone_raw, "trackingId": report.tracking_id}
+    assert values[field] == "A\ufffdB\ufffd"
+
+
+def test_parse_json_conflicting_duplicate_keys_rejected():
+    body = b'{"messageId":"M","status":"DELIVERED","status":"FAILED"}'
+
+    with pytest.raises(ReportParseError) as raised:
+        parse_report_body(body, "application/json")
+    assert raised.value.code == "invalid_body"

@@ -15,6 +15,7 @@ from core.reports.ingest import SuppressionEntry
 from core.reports.parse import (
     MAX_TEXT_LENGTH,
     ReportParseError,
+    clean_text,
     decode_body_items,
     is_e164,
     normalise_report_phone,
@@ -95,4 +96,4 @@ def _fold(name: object) -> str:
 
 
 def _clip(value: object) -> str:
-    return "" if value is None else str(value).strip()[:MAX_TEXT_LENGTH]
+    return "" if value is None else clean_text(str(value).strip()[:MAX_TEXT_LENGTH])

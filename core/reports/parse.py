@@ -6,15 +6,18 @@ A body is accepted whole or rejected whole, so a body never yields a partly pars
 """
 
 import json
+import logging
 import re
 import unicodedata
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import ROUND_HALF_EVEN, Decimal
 from urllib.parse import unquote
 
 from core.errors import InputError
 from core.money import SCALE, parse_money
 from core.statuses import normalise_status
+
+log = logging.getLogger(__name__)
 
 # Larger bodies get a 413 response. A report is about 200 bytes, so this leaves room for an array
 # of a few hundred reports.
@@ -151,13 +154,28 @@ def _decode_text(body: bytes) -> str:
         ) from None
 
 
+# A lone surrogate cannot be encoded for the database, and PostgreSQL rejects NUL in text, so
+# either would fail the matcher's whole batch. The raw body keeps the original bytes.
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+
+def clean_text(text: str) -> str:
+    """Replace characters that no database column can store with U+FFFD."""
+    return _UNSTORABLE.sub("\ufffd", text)
+
+
 def _reject_constant(name: str) -> None:
     raise ValueError(f"{name} is not a valid JSON number here")
 
 
 def _json_items(text: str) -> list[dict]:
     try:
-        data = json.loads(text, parse_float=Decimal, parse_constant=_reject_constant)
+        data = json.loads(
+            text,
+            parse_float=Decimal,
+            parse_constant=_reject_constant,
+            object_pairs_hook=_object_without_conflicts,
+        )
     except (ValueError, RecursionError) as error:
         raise ReportParseError(
             "invalid_body", f"The body looks like JSON but does not parse: {error}."
@@ -174,6 +192,19 @@ def _json_items(text: str) -> list[dict]:
                 "report's fields.",
             )
     return items
+
+
+def _object_without_conflicts(pairs: list[tuple[str, object]]) -> dict:
+    # A JSON object that repeats a key with another value is as ambiguous as such a form body.
+    fields: dict = {}
+    for name, value in pairs:
+        if name in fields and fields[name] != value:
+            raise ReportParseError(
+                "invalid_body",
+                f"The JSON field {name!r} appears twice with different values; send it once.",
+            )
+        fields[name] = value
+    return fields
 
 
 def _form_fields(text: str) -> dict:
@@ -261,7 +292,7 @@ def _text_field(fields: dict, name: str, index: int) -> str:
             f"Report {index} field {name} is a {type(value).__name__}; send text.",
         )
 
-    text = str(value).strip()
+    text = clean_text(str(value).strip())
     if len(text) > MAX_TEXT_LENGTH:
         raise ReportParseError(
             "invalid_field",
@@ -316,10 +347,9 @@ def _price_field(value: object, index: int) -> tuple[Decimal | None, str]:
             "invalid_field",
             f"Report {index} price {raw} is outside 0 to {MAX_PRICE}; send the amount charged.",
         )
-    if price.as_tuple().exponent < -SCALE and price != price.quantize(Decimal(1).scaleb(-SCALE)):
-        raise ReportParseError(
-            "invalid_field",
-            f"Report {index} price {raw} has more than {SCALE} decimal places; "
-            "it cannot be stored exactly.",
-        )
-    return price, raw
+    stored = price.quantize(Decimal(1).scaleb(-SCALE), rounding=ROUND_HALF_EVEN)
+    if stored != price:
+        # Finer than a billionth of the currency: the status still counts, the price is rounded
+        # for storage and price_raw keeps the exact text.
+        log.warning("report %d price %s rounded to %s for storage", index, raw, stored)
+    return stored, raw
