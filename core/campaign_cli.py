@@ -3,7 +3,6 @@
 import argparse
 import json
 import logging
-from dataclasses import replace
 from pathlib import Path
 
 from core.campaigns import launch_campaign, summarise_campaign
@@ -43,10 +42,13 @@ def launch_command(args: argparse.Namespace) -> int:
         skip_missing_values=args.skip_missing,
     )
     # Every check runs before anything is written, so a refused launch leaves no stored list.
+    # The list is written in the campaign's transaction, so a repeated launch key stores none.
     request = build_request(result.rows, options=options)
-    with session_scope(engine) as session:
-        stored = store_import(session, result=result, name=args.name or path.name)
-    launched = launch_campaign(engine, replace(request, list_id=stored.id))
+    launched = launch_campaign(
+        engine,
+        request,
+        store_list=lambda session: store_import(session, result=result, name=options.name).id,
+    )
 
     rejected = int((result.rows["verdict"] != "ok").sum())
     _print_launch(args, launched, rejected)

@@ -7,7 +7,7 @@ dispatcher's job. Every aggregate here is computed in SQL, never by loading a ca
 
 import json
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -63,22 +63,28 @@ class LaunchResult:
     created: bool  # False when the launch key had already launched this campaign
 
 
-def launch_campaign(engine: Engine, request: LaunchRequest) -> LaunchResult:
+# Writes the campaign's recipient list in the launch's session and returns the list's id.
+StoreList = Callable[[Session], int]
+
+
+def launch_campaign(
+    engine: Engine, request: LaunchRequest, *, store_list: StoreList | None = None
+) -> LaunchResult:
     """Write the campaign and its recipients in one transaction, or return the one already launched.
 
     The engine (not a session) is taken because a concurrent launch with the same key surfaces as
     a unique-constraint error at commit, after which a fresh session must read the winner.
+    `store_list` runs in that same transaction, and only once the launch key is known to be new,
+    so a repeated or lost launch stores no list.
     """
     _check_request(request)
 
-    existing = _find_by_launch_key(engine, request.launch_key)
+    existing = find_launch(engine, request)
     if existing is not None:
-        _check_same_launch(existing, request)
-        log.info("launch key already used by campaign %s; nothing new created", existing.id)
-        return LaunchResult(existing, created=False)
+        return existing
 
     try:
-        campaign = _write_campaign(engine, request)
+        campaign = _write_campaign(engine, request, store_list)
     except IntegrityError:
         winner = _find_by_launch_key(engine, request.launch_key)
         if winner is None:
@@ -112,6 +118,20 @@ def _check_request(request: LaunchRequest) -> None:
         raise LaunchError("The recipients contain the same number twice; import the list again.")
 
 
+def find_launch(engine: Engine, request: LaunchRequest) -> LaunchResult | None:
+    """Return the campaign that the request's launch key already launched, or None.
+
+    Raises LaunchError when the key launched another message or list.
+    """
+    existing = _find_by_launch_key(engine, request.launch_key)
+    if existing is None:
+        return None
+
+    _check_same_launch(existing, request)
+    log.info("launch key already used by campaign %s; nothing new created", existing.id)
+    return LaunchResult(existing, created=False)
+
+
 def _check_same_launch(existing: Campaign, request: LaunchRequest) -> None:
     # A repeated click repeats the same launch; the same key with another message is a mistake.
     if existing.message != request.message or existing.recipient_count != len(request.recipients):
@@ -126,15 +146,16 @@ def _find_by_launch_key(engine: Engine, launch_key: str) -> Campaign | None:
         return session.exec(select(Campaign).where(Campaign.launch_key == launch_key)).scalars().first()
 
 
-def _write_campaign(engine: Engine, request: LaunchRequest) -> Campaign:
+def _write_campaign(engine: Engine, request: LaunchRequest, store_list: StoreList | None) -> Campaign:
     with Session(engine, expire_on_commit=False) as session:
+        list_id = store_list(session) if store_list is not None else request.list_id
         campaign = Campaign(
             name=request.name,
             message=request.message,
             sender_id=request.sender_id,
             status="scheduled" if request.scheduled_for else "queued",
             launch_key=request.launch_key,
-            list_id=request.list_id,
+            list_id=list_id,
             parent_campaign_id=request.parent_campaign_id,
             default_country=request.default_country,
             personalised=request.personalised,

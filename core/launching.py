@@ -14,7 +14,7 @@ from datetime import datetime
 import pandas as pd
 from sqlalchemy.engine import Engine
 
-from core.campaigns import LaunchRequest, LaunchResult, RecipientInput, launch_campaign
+from core.campaigns import LaunchRequest, LaunchResult, RecipientInput, StoreList, launch_campaign
 from core.errors import LaunchError
 from core.importing import ROW_COLUMNS
 from core.preview import placeholders, preview_rows
@@ -139,6 +139,11 @@ def _check_placeholder_columns(rows: pd.DataFrame, message: str) -> None:
         )
 
 
-def launch_rows(engine: Engine, *, rows: pd.DataFrame, options: LaunchOptions) -> LaunchResult:
-    """Validate the options, build the recipients and write the campaign once per launch key."""
-    return launch_campaign(engine, build_request(rows, options=options))
+def launch_rows(
+    engine: Engine, *, rows: pd.DataFrame, options: LaunchOptions, store_list: StoreList | None = None
+) -> LaunchResult:
+    """Validate the options, build the recipients and write the campaign once per launch key.
+
+    `store_list` writes the recipient list in the campaign's transaction (see `launch_campaign`).
+    """
+    return launch_campaign(engine, build_request(rows, options=options), store_list=store_list)

@@ -68,12 +68,6 @@ def people(tmp_path) -> str:
 # Defects.
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the launch command stores the file as a new recipient list before it learns that the "
-    "launch key was already used, so every repeat adds a list although the help text promises "
-    "that a second launch with the key changes nothing",
-)
 def test_cli_launch_repeated_key_stores_one_list(cli_env, people):
     first = run_cli(cli_env, "launch", people, "--message", "Hi {name}", "--launch-key", "K1")
     second = run_cli(cli_env, "launch", people, "--message", "Hi {name}", "--launch-key", "K1")

@@ -4,10 +4,12 @@ from datetime import UTC, datetime, timedelta
 
 import pandas as pd
 import pytest
+from sqlmodel import Session, func, select
 
 from core.campaigns import LaunchRequest, RecipientInput, launch_campaign
 from core.errors import InputError, LaunchError
 from core.launching import LaunchOptions, build_request, launch_rows
+from core.models import RecipientList
 
 
 def _rows(names: list[str]) -> pd.DataFrame:
@@ -95,3 +97,43 @@ def test_launch_schedule_in_future_is_scheduled(engine):
     )
 
     assert launch_campaign(engine, request).campaign.status == "scheduled"
+
+
+def _count_lists(engine) -> int:
+    with Session(engine) as session:
+        return session.exec(select(func.count()).select_from(RecipientList)).one()
+
+
+def _store_empty_list(session: Session) -> int:
+    recipient_list = RecipientList(name="people.csv", default_country="CY")
+    session.add(recipient_list)
+    session.flush()
+    return recipient_list.id
+
+
+def test_launch_key_repeated_stores_no_list(engine):
+    request = build_request(_rows(["Anna"]), options=LaunchOptions(message="Same", launch_key="k"))
+    launch_campaign(engine, request, store_list=_store_empty_list)
+
+    repeated = launch_campaign(engine, request, store_list=_store_empty_list)
+
+    assert repeated.created is False
+    assert _count_lists(engine) == 1
+
+
+def test_launch_key_lost_race_rolls_list_back(engine):
+    request = build_request(_rows(["Anna"]), options=LaunchOptions(message="Same", launch_key="k"))
+
+    stored_ids = []
+
+    def store_after_rival_launch(session: Session) -> int:
+        # A rival launch with the same key commits after this launch found the key unused.
+        launch_campaign(engine, request)
+        stored_ids.append(_store_empty_list(session))
+        return stored_ids[-1]
+
+    launched = launch_campaign(engine, request, store_list=store_after_rival_launch)
+
+    assert len(stored_ids) == 1
+    assert launched.created is False
+    assert _count_lists(engine) == 0
