@@ -81,11 +81,6 @@ def run_process(path: Path, database: str, *, memory_bytes: int | None = None):
 # Defects.
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a cell over 131,072 characters in the first 256 KiB makes delimiter sniffing raise "
-    "csv.Error, which reaches the operator as a traceback instead of an import or a sentence",
-)
 def test_cli_import_huge_cell_near_start(tmp_path, database):
     path = write(
         tmp_path, "huge.csv", b"phone,notes\n+35799000001," + b"x" * 200_000 + b"\n+35799000002,B\n"

@@ -287,3 +287,22 @@ def test_reading_unreadable_file_raises_one_sentence(data, filename, fragment):
 def test_reading_unknown_country_raises():
     with pytest.raises(InputError, match="XX"):
         imported(b"phone\n+35799000101\n", default_country="XX")
+
+
+LONG_NOTE = "x" * 200_000
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        f"phone,notes\n+35799000101,{LONG_NOTE}\n+35799000102,B\n",
+        f'phone,notes\n+35799000101,"{LONG_NOTE}\nsecond line"\n+35799000102,B\n',
+        f'phone;notes\n+35799000101;"{LONG_NOTE}"\n+35799000102;B\n',
+    ],
+    ids=["plain", "quoted_line_break", "semicolon"],
+)
+def test_reading_cell_beyond_csv_field_limit(text):
+    result = imported(text.encode())
+
+    assert result.rows["e164"].tolist() == ["+35799000101", "+35799000102"]
+    assert len(result.rows["notes"].iloc[0]) >= len(LONG_NOTE)

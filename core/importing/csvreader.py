@@ -37,19 +37,37 @@ class Grid:
     lines: np.ndarray
 
 
+def allow_cells_up_to(length: int) -> None:
+    """Raise the csv module's field size limit (131,072 characters by default) to `length`.
+
+    A cell can be as long as the whole text, which is already in memory, so the limit protects
+    nothing here, and a long notes cell would otherwise fail the import. The limit is
+    process-wide and only ever raised.
+    """
+    if csv.field_size_limit() < length:
+        csv.field_size_limit(length)
+
+
 def sniff_delimiter(text: str) -> str:
     """Return the delimiter that splits the first lines most consistently (comma when none does)."""
     sample_lines = [
         line for line in _LINE_BREAK.split(text[: 256 * 1024], _SNIFF_LINES + 1)[:_SNIFF_LINES]
     ]
     sample = "\n".join(sample_lines)
+    allow_cells_up_to(len(sample))
     best, best_score = ",", (0.0, 0)
     for delimiter in DELIMITERS:
-        counts = [
-            len(row)
-            for row in csv.reader(io.StringIO(sample), delimiter=delimiter)
-            if any(cell.strip() for cell in row)
-        ]
+        try:
+            counts = [
+                len(row)
+                for row in csv.reader(io.StringIO(sample), delimiter=delimiter)
+                if any(cell.strip() for cell in row)
+            ]
+        except csv.Error as exc:
+            # The sample ends where it was cut, so its last record can be broken; a delimiter
+            # the sample cannot be split by is no candidate.
+            log.debug("sniffing delimiter %r failed: %s", delimiter, exc)
+            continue
         if not counts:
             continue
         width, frequency = Counter(counts).most_common(1)[0]
@@ -61,6 +79,7 @@ def sniff_delimiter(text: str) -> str:
 
 def parse_csv(text: str, delimiter: str, name: str) -> Grid:
     """Split `text` into records; raise InputError when a quote is never closed."""
+    allow_cells_up_to(len(text))
     lines = split_lines(text)
     lengths = np.fromiter(map(len, lines), dtype=np.int64, count=len(lines))
     non_empty = np.flatnonzero(lengths > 0) + 1
@@ -98,7 +117,7 @@ def _parse_with_pyarrow(text: str, delimiter: str, non_empty_lines: np.ndarray) 
                 null_values=[],
             ),
         )
-    except (pa.ArrowInvalid, ValueError) as exc:
+    except (pa.ArrowException, ValueError) as exc:
         log.debug("pyarrow could not parse the file (%s); using the csv module", exc)
         return None
 
@@ -110,7 +129,12 @@ def _parse_with_pyarrow(text: str, delimiter: str, non_empty_lines: np.ndarray) 
 
 
 def _all_strings(text: str, delimiter: str) -> dict[str, pa.DataType]:
-    first = next(csv.reader(io.StringIO(text[: 1024 * 1024], newline=""), delimiter=delimiter), [])
+    try:
+        first = next(
+            csv.reader(io.StringIO(text[: 1024 * 1024], newline=""), delimiter=delimiter), []
+        )
+    except csv.Error:
+        first = []
     return {f"f{index}": pa.string() for index in range(max(len(first), 1) + 64)}
 
 
