@@ -104,11 +104,6 @@ def test_cli_import_huge_cell_after_sniff_window(tmp_path, database, capsys):
     assert len(payload["accepted"]) == 30_001
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a UTF-8 file with one Windows-1252 line is decoded whole as cp1252, so every UTF-8 "
-    "name becomes mojibake (Müller turns into MÃ¼ller) without a warning",
-)
 def test_cli_import_mixed_encodings_keep_names(tmp_path, database, capsys):
     data = "phone,name\n+35799000001,Müller\n".encode() + "+35799000002,Müller\n".encode("cp1252")
     path = write(tmp_path, "mixed.csv", data)

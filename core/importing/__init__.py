@@ -4,9 +4,10 @@ Public API (the dashboard, the launch and the command line use only these):
 
 - `import_file(data, *, filename, default_country, phone_column=None, suppressed=frozenset())`
   returns an `ImportResult`: the detected format, encoding, delimiter and header, the columns,
-  the chosen phone column and the candidates, and `rows`, a DataFrame with line, raw_phone,
-  e164, region, verdict, reason_code, reason, duplicate_of_line and the other columns. Raises
-  `core.errors.InputError` when the file cannot be read.
+  the chosen phone column and the candidates, `warnings` (sentences about what the operator
+  should check, such as lines read as cp1252 in a UTF-8 file), and `rows`, a DataFrame with
+  line, raw_phone, e164, region, verdict, reason_code, reason, duplicate_of_line and the other
+  columns. Raises `core.errors.InputError` when the file cannot be read.
 - `check_placeholders(rows, placeholders)` marks `ok` rows that leave a placeholder's column
   empty as `missing_value`, once the message is known.
 - `store_import(session, *, result, name)` writes a RecipientList and its ListRow rows;

@@ -94,6 +94,7 @@ def summary(result: ImportResult, list_id: int | None) -> str:
         f"Read {result.filename} ({source}, {header}); phone column {result.phone_column!r}.",
         f"{len(result.rows)} rows: {counts or 'none'}.",
     ]
+    lines += [f"Warning: {warning}" for warning in result.warnings]
 
     rejected = result.rejected
     if len(rejected):

@@ -4,11 +4,17 @@ Encodings are tried in this order. A byte-order mark names UTF-8, UTF-16 LE/BE o
 UTF-16 without a mark is recognised by its NUL bytes. Then strict UTF-8 is tried, then
 Windows-1252 (the single-byte encoding of Western European Excel), and Latin-1 for the five bytes
 that cp1252 leaves undefined. Every failure raises InputError with one sentence saying why and what to do.
+
+A file that is UTF-8 except for some lines (rows pasted in from a cp1252 file) is decoded line by
+line: valid UTF-8 lines as UTF-8, the others as cp1252, and a warning lists the cp1252 lines.
+Decoding the whole file as cp1252 would garble every UTF-8 name ("Müller" read as "MÃ¼ller").
 """
 
 import io
 import logging
+import re
 import zipfile
+from typing import NamedTuple
 
 from core.errors import InputError
 
@@ -64,10 +70,18 @@ def _zip_kind(data: bytes, name: str) -> str:
     )
 
 
-def decode_text(data: bytes, filename: str) -> tuple[str, str]:
-    """Decode a text file; return the text and the encoding's name."""
+class DecodedText(NamedTuple):
+    """A decoded file: its text, the encoding's name, and warnings for the operator."""
+
+    text: str
+    encoding: str
+    warnings: list[str]
+
+
+def decode_text(data: bytes, filename: str) -> DecodedText:
+    """Decode a text file; return the text, the encoding's name and any warnings."""
     name = filename or "the file"
-    text, encoding = _decode(data, name)
+    text, encoding, warnings = _decode(data, name)
 
     sample = text[:_SAMPLE]
     control = sum(1 for char in sample if char in _CONTROL)
@@ -79,10 +93,10 @@ def decode_text(data: bytes, filename: str) -> tuple[str, str]:
         raise InputError(
             f"{name!r} has no text; export the recipient list again with a phone column."
         )
-    return text, encoding
+    return DecodedText(text, encoding, warnings)
 
 
-def _decode(data: bytes, name: str) -> tuple[str, str]:
+def _decode(data: bytes, name: str) -> tuple[str, str, list[str]]:
     for bom, encoding in _BOMS:
         if data.startswith(bom):
             return _strict(data[len(bom) :], encoding.replace("-sig", ""), name, label=encoding)
@@ -92,9 +106,19 @@ def _decode(data: bytes, name: str) -> tuple[str, str]:
         return _strict(data, bomless_utf16, name, label=bomless_utf16)
 
     try:
-        return data.decode("utf-8"), "utf-8"
+        return data.decode("utf-8"), "utf-8", []
     except UnicodeDecodeError:
         pass
+
+    # Bytes that are not UTF-8 become lone surrogates U+DC80..U+DCFF, and any other non-ASCII
+    # character is a valid UTF-8 sequence, which a file written in cp1252 alone rarely has.
+    escaped = data.decode("utf-8", errors="surrogateescape")
+    if _UTF8_SEQUENCE.search(escaped):
+        return _decode_mixed(escaped, name)
+    return *_single_byte(data), []
+
+
+def _single_byte(data: bytes) -> tuple[str, str]:
     try:
         return data.decode("cp1252"), "cp1252"
     except UnicodeDecodeError:
@@ -102,9 +126,48 @@ def _decode(data: bytes, name: str) -> tuple[str, str]:
         return data.decode("latin-1"), "latin-1"
 
 
-def _strict(data: bytes, codec: str, name: str, *, label: str) -> tuple[str, str]:
+_UTF8_SEQUENCE = re.compile("[^\x00-\x7f\udc80-\udcff]")
+_LINE_WITH_INVALID_BYTES = re.compile("[^\r\n]*[\udc80-\udcff][^\r\n]*")
+_SHOWN_LINES = 5
+
+
+def _decode_mixed(escaped: str, name: str) -> tuple[str, str, list[str]]:
+    """Decode each line that is not valid UTF-8 as cp1252; warn with the physical line numbers."""
+    bad_lines: list[int] = []
+    position, line = 0, 1
+
+    def redecode(match: re.Match) -> str:
+        nonlocal position, line
+        # Matches start at line starts, so a CR LF pair is never split between two segments.
+        segment = escaped[position : match.start()]
+        line += segment.count("\n") + segment.count("\r") - segment.count("\r\n")
+        position = match.start()
+        bad_lines.append(line)
+        return _single_byte(match.group().encode("utf-8", errors="surrogateescape"))[0]
+
+    text = _LINE_WITH_INVALID_BYTES.sub(redecode, escaped)
+    warning = _mixed_warning(name, bad_lines)
+    log.warning("%s", warning)
+    return text, "utf-8+cp1252", [warning]
+
+
+def _mixed_warning(name: str, lines: list[int]) -> str:
+    shown = ", ".join(str(line) for line in lines[:_SHOWN_LINES])
+    if len(lines) > _SHOWN_LINES:
+        shown += f" and {len(lines) - _SHOWN_LINES} more"
+    if len(lines) == 1:
+        which = f"line {shown} is not valid UTF-8 and was"
+    else:
+        which = f"{len(lines)} lines ({shown}) are not valid UTF-8 and were"
+    return (
+        f"{name!r} is UTF-8, but {which} read as Windows-1252 (cp1252); check the names on "
+        "those lines, or save the file again as CSV UTF-8."
+    )
+
+
+def _strict(data: bytes, codec: str, name: str, *, label: str) -> tuple[str, str, list[str]]:
     try:
-        return data.decode(codec), label
+        return data.decode(codec), label, []
     except UnicodeDecodeError as exc:
         raise InputError(
             f"{name!r} looks like {label} text but byte {exc.start} cannot be decoded; "

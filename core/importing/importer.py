@@ -33,7 +33,7 @@ class ImportResult:
     filename: str
     default_country: str
     file_format: str  # "csv" or "xlsx"
-    encoding: str  # e.g. "utf-8-sig", "utf-16-le", "cp1252"; "" for xlsx
+    encoding: str  # e.g. "utf-8-sig", "utf-16-le", "cp1252", "utf-8+cp1252"; "" for xlsx
     delimiter: str  # one of , ; TAB |; "" for xlsx
     has_header: bool
     sheet: str  # the sheet read, for xlsx
@@ -44,6 +44,7 @@ class ImportResult:
     rows: pd.DataFrame
     counts: dict[str, int] = field(default_factory=dict)
     slow_rows: int = 0  # rows phonenumbers parsed one by one because the fast path was unsure
+    warnings: list[str] = field(default_factory=list)  # what the operator should check
 
     @property
     def accepted(self) -> pd.DataFrame:
@@ -63,6 +64,7 @@ class ImportResult:
         duplicates = rows[rows["verdict"] == DUPLICATE]
         return {
             "rows": len(rows),
+            "warnings": self.warnings,
             "accepted": [
                 {"line": int(line), "e164": e164}
                 for line, e164 in zip(accepted["line"], accepted["e164"])
@@ -133,6 +135,7 @@ def import_file(
         rows=frame,
         counts=counts,
         slow_rows=verdicts.slow_rows,
+        warnings=table.warnings,
     )
 
 

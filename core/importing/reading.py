@@ -8,7 +8,7 @@ without a header get the column names column_1, column_2, ...
 import logging
 import re
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pyarrow as pa
@@ -35,6 +35,7 @@ class Table:
     delimiter: str  # "" for xlsx
     has_header: bool
     sheet: str = ""
+    warnings: list[str] = field(default_factory=list)  # sentences for the operator
 
 
 def read_table(data: bytes, filename: str) -> Table:
@@ -44,7 +45,7 @@ def read_table(data: bytes, filename: str) -> Table:
         grid, sheet = read_xlsx(data, name)
         return _table(grid, file_format="xlsx", encoding="", delimiter="", sheet=sheet)
 
-    text, encoding = decode_text(data, filename)
+    text, encoding, warnings = decode_text(data, filename)
     # Excel writes and honours a first line "sep=;" that names the delimiter.
     declared = _SEP_LINE.match(text)
     delimiter = declared.group(1) if declared else sniff_delimiter(text)
@@ -52,7 +53,9 @@ def read_table(data: bytes, filename: str) -> Table:
     if declared:
         grid = _without_first_line(grid)
     log.info("read %s as %s, delimiter %r, %d records", name, encoding, delimiter, len(grid.lines))
-    return _table(grid, file_format="csv", encoding=encoding, delimiter=delimiter)
+    table = _table(grid, file_format="csv", encoding=encoding, delimiter=delimiter)
+    table.warnings.extend(warnings)
+    return table
 
 
 def _without_first_line(grid: Grid) -> Grid:
