@@ -3,6 +3,7 @@ and UTF-16 without a byte-order mark whatever the names' characters."""
 
 import pytest
 
+from core.errors import InputError
 from core.importing import import_file
 
 
@@ -66,3 +67,40 @@ def test_encodings_single_encoding_has_no_warning(data, encoding):
 
     assert result.encoding == encoding
     assert result.warnings == []
+
+
+UTF16_NAMES = ["一郎", "Ādam", "山田\u3000太郎", "Ελένη", "Müller", "一" * 40, "Ā" * 40]
+
+
+@pytest.mark.parametrize("codec", ["utf-16-le", "utf-16-be"])
+@pytest.mark.parametrize("name", UTF16_NAMES, ids=range(len(UTF16_NAMES)))
+def test_encodings_utf16_without_bom(codec, name):
+    text = f"phone;name\r\n+35799000101;{name}\r\n99000102;{name}\r\n"
+
+    result = imported(text.encode(codec))
+
+    assert result.encoding == codec
+    assert result.rows["e164"].tolist() == ["+35799000101", "+35799000102"]
+    assert result.rows["name"].tolist() == [name, name]
+
+
+@pytest.mark.parametrize("codec", ["utf-16-le", "utf-16-be"])
+def test_encodings_utf16_without_bom_odd_length_rejected(codec):
+    data = "phone\n+35799000101\n".encode(codec) + b"\x41"
+
+    with pytest.raises(InputError, match=codec):
+        imported(data)
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        bytes(range(256)) * 64,
+        b"\x00\x01\x02\x03" * 4096,
+        bytes([0, 0, 0, 0, 7, 0, 9, 0]) * 2048,
+    ],
+    ids=["every_byte", "counter", "words"],
+)
+def test_encodings_binary_with_nuls_rejected(data):
+    with pytest.raises(InputError, match="binary"):
+        imported(data)
