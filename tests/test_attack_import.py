@@ -128,11 +128,6 @@ def test_cli_import_utf16_without_bom_any_text(tmp_path, database, capsys, codec
     assert [row["e164"] for row in payload["accepted"]] == ["+35799000001", "+35799000002"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a file without a header whose first row has a cell such as 'mobile', 'SMS' or "
-    "'Contact' is read as having a header, so its first recipient is dropped without a verdict",
-)
 @pytest.mark.parametrize(
     "data",
     [

@@ -173,6 +173,10 @@ def test_reading_ragged_rows_padded_and_extra_cells_named():
         ("99 000 100,Zero", False),
         ("3.5799E+10,Zero", False),  # a destroyed number is still data
         ("'+35799000100,Zero", False),
+        ("+35799000100,mobile", False),  # a valid number is data beside a phone header name
+        ("99000100,Contact", False),
+        ("Zero,SMS,0035799000100", False),
+        ("mobile,12345678", True),  # a phone header name beside an invalid number
     ],
 )
 def test_reading_header_detection(first_line, has_header):

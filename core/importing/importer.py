@@ -100,7 +100,7 @@ def import_file(
     """
     region = check_region(default_country)
     name = filename or "the file"
-    table = read_table(data, filename)
+    table = read_table(data, filename, default_region=region)
     if not table.columns:
         raise InputError(
             f"{name!r} has no columns; export the recipient list again with a phone column."

@@ -1,8 +1,9 @@
 """Reading an uploaded file into a table of string cells with named columns and line numbers.
 
-A file has a header row unless its first row contains a phone-like value (and no phone header name):
-a first row of "phone,name" is a header, a first row of "+35799000001,Anna" is data. Files
-without a header get the column names column_1, column_2, ...
+A file has no header row when its first row contains a valid phone number, or a phone-like value
+and no phone header name. So a first row of "phone,name" is a header, and first rows of
+"+35799000001,Anna" and "+35799000001,mobile" are data. Files without a header get the column
+names column_1, column_2, ...
 """
 
 import logging
@@ -16,6 +17,7 @@ import pyarrow as pa
 from core.importing.columns import is_phone_header, is_phone_like
 from core.importing.csvreader import Grid, parse_csv, sniff_delimiter
 from core.importing.decoding import decode_text, file_kind
+from core.importing.phones import classify_phone
 from core.importing.xlsx import read_xlsx
 
 log = logging.getLogger(__name__)
@@ -38,12 +40,18 @@ class Table:
     warnings: list[str] = field(default_factory=list)  # sentences for the operator
 
 
-def read_table(data: bytes, filename: str) -> Table:
-    """Detect the format, encoding, delimiter and header row, and read every record."""
+def read_table(data: bytes, filename: str, *, default_region: str) -> Table:
+    """Detect the format, encoding, delimiter and header row, and read every record.
+
+    `default_region` is the region of numbers written without a country code. It decides
+    whether a number in the first row is valid, which makes that row data.
+    """
     name = filename or "the file"
     if file_kind(data, filename) == "xlsx":
         grid, sheet = read_xlsx(data, name)
-        return _table(grid, file_format="xlsx", encoding="", delimiter="", sheet=sheet)
+        return _table(
+            grid, default_region, file_format="xlsx", encoding="", delimiter="", sheet=sheet
+        )
 
     text, encoding, warnings = decode_text(data, filename)
     # Excel writes and honours a first line "sep=;" that names the delimiter.
@@ -53,7 +61,7 @@ def read_table(data: bytes, filename: str) -> Table:
     if declared:
         grid = _without_first_line(grid)
     log.info("read %s as %s, delimiter %r, %d records", name, encoding, delimiter, len(grid.lines))
-    table = _table(grid, file_format="csv", encoding=encoding, delimiter=delimiter)
+    table = _table(grid, default_region, file_format="csv", encoding=encoding, delimiter=delimiter)
     table.warnings.extend(warnings)
     return table
 
@@ -65,10 +73,20 @@ def _without_first_line(grid: Grid) -> Grid:
 
 
 def _table(
-    grid: Grid, *, file_format: str, encoding: str, delimiter: str, sheet: str = ""
+    grid: Grid,
+    default_region: str,
+    *,
+    file_format: str,
+    encoding: str,
+    delimiter: str,
+    sheet: str = "",
 ) -> Table:
     first_row = [column[0].as_py() if len(column) else "" for column in grid.columns]
-    has_header = bool(grid.columns) and len(grid.lines) > 0 and looks_like_header(first_row)
+    has_header = (
+        bool(grid.columns)
+        and len(grid.lines) > 0
+        and looks_like_header(first_row, default_region)
+    )
 
     if has_header:
         names = column_names(first_row)
@@ -91,12 +109,18 @@ def _table(
     )
 
 
-def looks_like_header(first_row: list[str]) -> bool:
+def looks_like_header(first_row: list[str], default_region: str) -> bool:
     """Tell whether the first row names the columns rather than holding a recipient."""
     cells = [clean_name(cell) for cell in first_row]
+    phone_like = [cell for cell in cells if is_phone_like(cell)]
+
+    # A valid number is a recipient even beside a cell such as "mobile", "SMS" or "Contact",
+    # which are phone header names too.
+    if any(classify_phone(cell, default_region).e164 for cell in phone_like):
+        return False
     if any(is_phone_header(cell) for cell in cells):
         return True
-    return not any(is_phone_like(cell) for cell in cells)
+    return not phone_like
 
 
 def clean_name(cell: str) -> str:
