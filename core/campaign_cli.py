@@ -55,14 +55,49 @@ def launch_command(args: argparse.Namespace) -> int:
     return 0
 
 
+# How the launch error names each verdict's rows, in the order it lists them.
+_VERDICT_PHRASES = {
+    "suppressed": "suppressed (opted out)",
+    "invalid": "invalid",
+    "duplicate": "repeated from an earlier row",
+    "missing_value": "missing a placeholder value",
+}
+
+
 def _require_accepted_rows(result, country: str) -> None:
-    if int((result.rows["verdict"] == "ok").sum()) > 0:
+    counts = result.rows["verdict"].value_counts().to_dict()
+    if counts.get("ok", 0) > 0:
         return
-    raise InputError(
-        f"No row of column {result.phone_column!r} holds a number that can be sent with default "
-        f"country {country}; check --phone-column and --country (the file's columns: "
-        f"{', '.join(result.columns)})."
-    )
+
+    total = len(result.rows)
+    if total == 0:
+        raise InputError(f"The file {result.filename!r} has no data rows; add recipients and launch again.")
+
+    described = _describe_verdicts(counts, total)
+    raise InputError(f"No row of {result.filename!r} can be sent: {described}. {_advice(result, counts, country)}")
+
+
+def _advice(result, counts: dict[str, int], country: str) -> str:
+    # Only invalid numbers hint at a wrong column or country, because opted-out numbers are valid.
+    if counts.get("invalid", 0):
+        return (
+            f"Check --phone-column ({result.phone_column!r} was read) and --country (default {country}); "
+            f"the file's columns: {', '.join(result.columns)}."
+        )
+    if counts.get("suppressed", 0):
+        return "Opted-out numbers are never sent; launch a file with other recipients."
+    return "Correct the file and launch again."
+
+
+def _describe_verdicts(counts: dict[str, int], total: int) -> str:
+    """Name the row count of each verdict, e.g. "all 3 numbers are suppressed (opted out)"."""
+    present = [(verdict, counts[verdict]) for verdict in _VERDICT_PHRASES if counts.get(verdict)]
+    if len(present) == 1:
+        phrase = _VERDICT_PHRASES[present[0][0]]
+        return f"its only number is {phrase}" if total == 1 else f"all {total} numbers are {phrase}"
+
+    described = [f"{count} {'is' if count == 1 else 'are'} {_VERDICT_PHRASES[verdict]}" for verdict, count in present]
+    return f"of its {total} numbers, " + ", ".join(described)
 
 
 def _read_file(path: Path) -> bytes:

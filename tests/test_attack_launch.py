@@ -94,11 +94,6 @@ def test_cli_launch_accepted_satellite_number(cli_env, tmp_path, phone):
     assert accepted == [] or launched.returncode == 0
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="when every number of the file has opted out, the launch error tells the operator to "
-    "check --phone-column and --country instead of saying that the numbers are suppressed",
-)
 def test_cli_launch_all_suppressed_says_so(cli_env, people):
     engine = make_engine(cli_env["DATABASE_URL"])
     with Session(engine) as session:

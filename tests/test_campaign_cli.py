@@ -8,7 +8,10 @@ import sys
 import pytest
 from sqlmodel import Session, func, select
 
+from core.campaign_cli import _require_accepted_rows
 from core.db import make_engine
+from core.errors import InputError
+from core.importing import import_file
 from core.models import RecipientList
 from tests.processes import ROOT
 
@@ -74,3 +77,51 @@ def test_status_unknown_campaign_is_one_sentence(cli_env):
 
     assert result.returncode == 2
     assert result.stderr.startswith("error: No campaign with id 999")
+
+
+# (case id, file, opted-out numbers, text the error must contain, text it must not contain)
+NO_SENDABLE_ROWS = [
+    (
+        "all_suppressed",
+        b"phone\n+35799000001\n+35799000002\n",
+        {"+35799000001", "+35799000002"},
+        "all 2 numbers are suppressed (opted out). Opted-out numbers are never sent",
+        "--phone-column",
+    ),
+    (
+        "only_number_suppressed",
+        b"phone\n+35799000001\n",
+        {"+35799000001"},
+        "its only number is suppressed (opted out)",
+        "--phone-column",
+    ),
+    (
+        "all_invalid",
+        b"phone,name\nabc,Anna\n12,Bob\n",
+        set(),
+        "all 2 numbers are invalid. Check --phone-column ('phone' was read) and --country (default CY)",
+        "opted out",
+    ),
+    (
+        "mixed",
+        b"phone\n+35799000001\n12\n+35799000001\n",
+        {"+35799000001"},
+        "of its 3 numbers, 2 are suppressed (opted out), 1 is invalid",
+        "all 3",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    "data, suppressed, expected, unexpected",
+    [case[1:] for case in NO_SENDABLE_ROWS],
+    ids=[case[0] for case in NO_SENDABLE_ROWS],
+)
+def test_require_accepted_rows_names_verdicts(data, suppressed, expected, unexpected):
+    result = import_file(data, filename="people.csv", default_country="CY", suppressed=suppressed)
+
+    with pytest.raises(InputError) as raised:
+        _require_accepted_rows(result, "CY")
+
+    assert expected in str(raised.value)
+    assert unexpected not in str(raised.value)
