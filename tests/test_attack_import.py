@@ -157,11 +157,6 @@ def _sparse_file(other_column: str, other_value) -> bytes:
     return "\n".join(lines).encode()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a phone column empty in its first 2,000 rows scores below a numeric order-number "
-    "column, so the order numbers are imported as 2,500 Cyprus mobiles and the real numbers dropped",
-)
 def test_cli_import_sparse_phone_column_kept(tmp_path, database, capsys):
     path = write(tmp_path, "sparse.csv", _sparse_file("order_no", lambda index: 99100000 + index))
 

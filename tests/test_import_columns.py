@@ -122,3 +122,56 @@ def test_columns_reserved_name_renamed():
     assert result.field_columns == ["file_verdict", "file_line"]
     assert result.rows["file_verdict"].tolist() == ["great"]
     assert result.rows["verdict"].tolist() == ["ok"]
+
+
+def _long_file(header: str, row, count: int = 3000) -> str:
+    return header + "\n" + "".join(row(index) + "\n" for index in range(count))
+
+
+def test_columns_sparse_named_beats_order_numbers():
+    text = _long_file("order_no,mobile", lambda index: f"{99100000 + index},")
+    text += "99200000,+35799000101\n"
+
+    result = imported(text)
+
+    assert result.phone_column == "mobile"
+    assert result.counts["ok"] == 1
+    assert len(result.warnings) == 1
+    assert "'order_no'" in result.warnings[0]
+
+
+def test_columns_unnamed_phone_column_filled_late():
+    text = _long_file("customer,value", lambda index: f"Customer {index},")
+    text += "Late,+35799000101\nLater,99000102\n"
+
+    result = imported(text)
+
+    assert result.phone_column == "value"
+    assert result.counts["ok"] == 2
+
+
+def test_columns_named_column_of_names_loses():
+    result = imported("Contact,value\nAnna,+35799000101\nBob,99000102\n")
+
+    assert result.phone_column == "value"
+    assert result.warnings == []
+
+
+def test_columns_fuller_named_column_wins():
+    text = _long_file("mobile,phone", lambda index: f",+357991{index:05d}", count=50)
+    text += "+35799000101,+35799200000\n"
+
+    result = imported(text)
+
+    assert result.phone_column == "phone"
+    assert result.warnings == []
+
+
+def test_columns_requested_column_has_no_warning():
+    text = _long_file("order_no,mobile", lambda index: f"{99100000 + index},", count=20)
+    text += "99200000,+35799000101\n"
+
+    result = imported(text, phone_column="mobile")
+
+    assert result.phone_column == "mobile"
+    assert result.warnings == []

@@ -1,8 +1,12 @@
 """Finding the phone column: by its header name (in several languages) and by its content.
 
-Each column is scored on a sample of its first values. The score adds the share of values that
-are numbers the operator can text, half the share of valid numbers of any type, a quarter of the
-share that merely look like numbers, and a bonus when the header names a phone. The caller can name the column instead.
+Each column is scored on a sample of its filled cells spread over the whole file, so a phone
+column that is empty in its first thousands of rows is still seen. The content score adds the
+share of sampled values that are numbers the operator can text, half the share of valid numbers
+of any type and a quarter of the share that merely look like numbers. It is then weighed by the
+share of rows the column fills. A header that names a phone adds a bonus larger than any content
+score, as long as the column's values look like numbers: a named phone column beats a full column
+of order numbers that happen to be valid mobiles. The caller can name the column instead.
 """
 
 import logging
@@ -10,6 +14,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -116,8 +121,10 @@ _PHONE_FRAGMENTS = (
 # Six or more digits with at most the usual phone punctuation, or scientific notation.
 _PHONE_LIKE = re.compile(r"^\+?[0-9\-./()]{6,}$|" + SCIENTIFIC_PATTERN)
 _MIN_DIGITS = 6
-_SAMPLE_SIZE = 500
+_SAMPLE_SIZE = 1000
 _MIN_LIKE_SHARE = 0.3
+# The content score is at most 1 + 0.5 + 0.25 = 1.75, so both bonuses outweigh it.
+_HEADER_BONUS = {"exact": 2.0, "partial": 1.8}
 
 
 @dataclass(frozen=True)
@@ -130,6 +137,7 @@ class ColumnCandidate:
     valid_share: float  # sampled values that are valid numbers of any type
     like_share: float  # sampled values that look like numbers
     score: float
+    filled: int = 0  # rows whose cell in this column is not blank
 
 
 def _normalise(name: str) -> str:
@@ -183,30 +191,53 @@ def resolve_column(columns: list[str], requested: str) -> str:
 
 def rank_columns(cells: dict[str, pa.Array], default_region: str) -> list[ColumnCandidate]:
     """Score every column; return the likely phone columns, best first."""
+    rows = max((len(column) for column in cells.values()), default=0)
     candidates = []
     for name, column in cells.items():
-        sample = _sample(column)
-        if len(sample) == 0:
-            shares = (0.0, 0.0, 0.0)
-        else:
-            verdicts = classify_column(sample, default_region)
-            ok = float((verdicts.code == "ok").mean())
-            valid = float(sum(value is not None for value in verdicts.e164) / len(sample))
-            like = sum(is_phone_like(value) for value in sample.to_pylist()) / len(sample)
-            shares = (ok, valid, like)
-
-        match = header_match(name)
-        bonus = {"exact": 1.0, "partial": 0.5}.get(match, 0.0)
-        score = shares[0] + 0.5 * shares[1] + 0.25 * shares[2] + bonus
-        if match or shares[2] >= _MIN_LIKE_SHARE:
-            candidates.append(ColumnCandidate(name, match, *shares, score=round(score, 4)))
+        candidate = _score_column(name, column, rows, default_region)
+        if candidate is not None:
+            candidates.append(candidate)
     return sorted(candidates, key=lambda candidate: -candidate.score)
 
 
-def _sample(column: pa.Array) -> pa.Array:
-    head = column.slice(0, _SAMPLE_SIZE * 4)
-    filled = head.filter(pc.not_equal(pc.utf8_trim_whitespace(pc.fill_null(head, "")), ""))
-    return filled.slice(0, _SAMPLE_SIZE)
+def _score_column(
+    name: str, column: pa.Array, rows: int, default_region: str
+) -> ColumnCandidate | None:
+    match = header_match(name)
+    filled = _filled(column)
+    sample = _spread_sample(filled)
+    like = _share(sum(is_phone_like(value) for value in sample.to_pylist()), len(sample))
+    if not match and like < _MIN_LIKE_SHARE:
+        return None
+
+    ok = valid = 0.0
+    if len(sample):
+        verdicts = classify_column(sample, default_region)
+        ok = float((verdicts.code == "ok").mean())
+        valid = _share(sum(value is not None for value in verdicts.e164), len(sample))
+
+    content = (ok + 0.5 * valid + 0.25 * like) * _share(len(filled), rows)
+    # A phone header counts fully once 30% of the values look like numbers, so a column
+    # named "Contact" that contains names cannot win over a column of numbers.
+    bonus = _HEADER_BONUS.get(match, 0.0) * min(1.0, like / _MIN_LIKE_SHARE)
+    return ColumnCandidate(
+        name, match, ok, valid, like, score=round(content + bonus, 4), filled=len(filled)
+    )
+
+
+def _share(part: int, whole: int) -> float:
+    return part / whole if whole else 0.0
+
+
+def _filled(column: pa.Array) -> pa.Array:
+    return column.filter(pc.not_equal(pc.utf8_trim_whitespace(pc.fill_null(column, "")), ""))
+
+
+def _spread_sample(filled: pa.Array) -> pa.Array:
+    if len(filled) <= _SAMPLE_SIZE:
+        return filled
+    positions = np.linspace(0, len(filled) - 1, _SAMPLE_SIZE).astype(np.int64)
+    return filled.take(pa.array(positions))
 
 
 def choose_phone_column(
@@ -223,3 +254,25 @@ def choose_phone_column(
         )
     log.info("phone column %r chosen among %d candidates", candidates[0].name, len(candidates))
     return candidates[0].name, candidates
+
+
+def rival_column_warnings(candidates: list[ColumnCandidate]) -> list[str]:
+    """Warn when a column other than the chosen one (the first) has many more sendable numbers.
+
+    The header bonus can choose a sparse named column over a full one, which is right for order
+    numbers that happen to be valid mobiles, but the operator should see that choice.
+    """
+    if len(candidates) < 2:
+        return []
+    chosen, *others = candidates
+    chosen_count = round(chosen.ok_share * chosen.filled)
+    warnings = []
+    for other in others:
+        other_count = round(other.ok_share * other.filled)
+        if other_count > 2 * chosen_count:
+            warnings.append(
+                f"Column {chosen.name!r} was read as the phone column, but column {other.name!r} "
+                f"contains more numbers that can be texted (about {other_count:,} against "
+                f"{chosen_count:,}); name the phone column explicitly if that is wrong."
+            )
+    return warnings

@@ -9,7 +9,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from core.errors import InputError
-from core.importing.columns import ColumnCandidate, choose_phone_column
+from core.importing.columns import ColumnCandidate, choose_phone_column, rival_column_warnings
 from core.importing.normalise import classify_column
 from core.importing.phones import check_region
 from core.importing.reading import Table, read_table
@@ -107,6 +107,8 @@ def import_file(
         )
 
     phone, candidates = choose_phone_column(table.cells, region, phone_column, name=name)
+    if not phone_column:
+        table.warnings.extend(rival_column_warnings(candidates))
     verdicts = classify_column(table.cells[phone], region)
     verdict, reason_code, duplicate_of = assign_verdicts(
         verdicts.code, verdicts.e164, table.lines, suppressed
