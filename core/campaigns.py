@@ -228,13 +228,21 @@ def _plain(amount: Decimal) -> str:
     return text if text != "-0" else "0"
 
 
+# Ids are signed 64-bit integers in SQLite and PostgreSQL. The drivers raise OverflowError on a
+# larger value instead of finding no row, so lookups check the range first.
+MAX_ID = 2**63 - 1
+
+
 def get_campaign(session: Session, *, campaign_id: int) -> Campaign | None:
+    """Return the campaign, or None when there is none with that id (any int is accepted)."""
+    if not 1 <= campaign_id <= MAX_ID:
+        return None
     return session.get(Campaign, campaign_id)
 
 
 def summarise_campaign(session: Session, *, campaign_id: int) -> CampaignSummary | None:
     """Count recipients per status and sum their cost in SQL; None when there is no such campaign."""
-    campaign = session.get(Campaign, campaign_id)
+    campaign = get_campaign(session, campaign_id=campaign_id)
     if campaign is None:
         return None
 

@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 from sqlmodel import Session, func, select
 
-from core.campaigns import LaunchRequest, RecipientInput, launch_campaign
+from core.campaigns import LaunchRequest, RecipientInput, launch_campaign, summarise_campaign
 from core.errors import InputError, LaunchError
 from core.launching import LaunchOptions, build_request, launch_rows
 from core.models import RecipientList
@@ -137,3 +137,11 @@ def test_launch_key_lost_race_rolls_list_back(engine):
     assert len(stored_ids) == 1
     assert launched.created is False
     assert _count_lists(engine) == 0
+
+
+@pytest.mark.parametrize("campaign_id", [0, -1, 2**63, -(2**63) - 1, 10**30], ids=str)
+def test_summarise_campaign_id_out_of_range_none(engine, campaign_id):
+    with Session(engine) as session:
+        summary = summarise_campaign(session, campaign_id=campaign_id)
+
+    assert summary is None
