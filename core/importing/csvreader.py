@@ -13,7 +13,6 @@ import io
 import logging
 import re
 from collections import Counter
-from dataclasses import dataclass
 
 import numpy as np
 import pyarrow as pa
@@ -21,20 +20,13 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from core.errors import InputError
+from core.importing.grid import Grid, grid_from_rows, limit_columns
 
 log = logging.getLogger(__name__)
 
 DELIMITERS = (",", ";", "\t", "|")
 _SNIFF_LINES = 200
 _LINE_BREAK = re.compile(r"\r\n|\r|\n")
-
-
-@dataclass
-class Grid:
-    """Cells of a file as string columns (no header handling yet) and each record's line number."""
-
-    columns: list[pa.Array]
-    lines: np.ndarray
 
 
 def allow_cells_up_to(length: int) -> None:
@@ -87,7 +79,7 @@ def parse_csv(text: str, delimiter: str, name: str) -> Grid:
     grid = _parse_with_pyarrow(text, delimiter, non_empty)
     if grid is None:
         grid = _parse_with_csv_module(text, delimiter, name)
-    return _without_blank_records(grid)
+    return _without_blank_records(limit_columns(grid, name=name))
 
 
 def split_lines(text: str) -> list[str]:
@@ -162,10 +154,7 @@ def _parse_with_csv_module(text: str, delimiter: str, name: str) -> Grid:
             "reads as one cell; fix the quotes on that line or export the file again."
         )
 
-    width = max((len(row) for row in rows), default=1)
-    padded = (row + [""] * (width - len(row)) if len(row) < width else row for row in rows)
-    columns = [pa.array(column, type=pa.string()) for column in zip(*padded)] if rows else []
-    return Grid(columns=columns, lines=np.asarray(starts, dtype=np.int64))
+    return grid_from_rows(rows, starts, name=name)
 
 
 def _without_blank_records(grid: Grid) -> Grid:

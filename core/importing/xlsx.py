@@ -13,11 +13,8 @@ import logging
 import re
 import zipfile
 
-import numpy as np
-import pyarrow as pa
-
 from core.errors import InputError
-from core.importing.csvreader import Grid
+from core.importing.grid import Grid, grid_from_rows
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +38,7 @@ def read_xlsx(data: bytes, name: str) -> tuple[Grid, str]:
         for sheet in workbook.worksheets:
             rows, lines = _sheet_rows(sheet)
             if rows:
-                return _grid(rows, lines), sheet.title
+                return grid_from_rows(rows, lines, name=name), sheet.title
     finally:
         workbook.close()
     raise InputError(
@@ -55,18 +52,15 @@ def _sheet_rows(sheet) -> tuple[list[list[str]], list[int]]:
     rows, lines = [], []
     for row in sheet.iter_rows():
         cells = [_cell_text(cell) for cell in row]
-        if not any(text.strip() for text in cells):
+        # openpyxl pads a row up to its last stored cell, which can be a blank cell with only a
+        # style, so trailing blanks carry nothing and are dropped before the grid is built.
+        while cells and not cells[-1].strip():
+            cells.pop()
+        if not cells:
             continue
         rows.append(cells)
         lines.append(next(cell.row for cell in row if getattr(cell, "row", None)))
     return rows, lines
-
-
-def _grid(rows: list[list[str]], lines: list[int]) -> Grid:
-    width = max(len(row) for row in rows)
-    padded = [row + [""] * (width - len(row)) for row in rows]
-    columns = [pa.array(column, type=pa.string()) for column in zip(*padded)]
-    return Grid(columns=columns, lines=np.asarray(lines, dtype=np.int64))
 
 
 def _cell_text(cell) -> str:
