@@ -276,11 +276,6 @@ DAMAGED_SHEETS = [
 ]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a workbook whose sheet XML is damaged or expands entities past expat's limit raises "
-    "ParseError while its rows are read, outside the error handling, so the operator sees a traceback",
-)
 @pytest.mark.parametrize(
     "change", [case[1] for case in DAMAGED_SHEETS], ids=[case[0] for case in DAMAGED_SHEETS]
 )

@@ -11,7 +11,6 @@ import datetime as dt
 import io
 import logging
 import re
-import zipfile
 
 from core.errors import InputError
 from core.importing.grid import Grid, grid_from_rows
@@ -21,6 +20,7 @@ log = logging.getLogger(__name__)
 _EXCEL_DIGITS = 15
 _SCIENTIFIC_FORMAT = re.compile(r"E[+-]", re.IGNORECASE)
 _FORMAT_DECIMALS = re.compile(r"\.([0#?]+)E", re.IGNORECASE)
+_MAX_DETAIL = 200  # characters of the parser's message quoted in the error
 
 
 def read_xlsx(data: bytes, name: str) -> tuple[Grid, str]:
@@ -29,20 +29,49 @@ def read_xlsx(data: bytes, name: str) -> tuple[Grid, str]:
 
     try:
         workbook = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-    except (zipfile.BadZipFile, KeyError, ValueError, OSError) as exc:
-        raise InputError(
-            f"{name!r} is not a readable .xlsx workbook ({exc}); save it again from Excel as .xlsx or CSV."
-        ) from None
+    except Exception as exc:  # noqa: BLE001 - a damaged file raises many types, see _damaged
+        raise _damaged(exc, name, "") from None
 
     try:
         for sheet in workbook.worksheets:
-            rows, lines = _sheet_rows(sheet)
+            rows, lines = _read_sheet(sheet, name)
             if rows:
                 return grid_from_rows(rows, lines, name=name), sheet.title
     finally:
         workbook.close()
     raise InputError(
         f"{name!r} has no filled cells in any sheet; put the recipients on the first sheet."
+    )
+
+
+def _read_sheet(sheet, name: str) -> tuple[list[list[str]], list[int]]:
+    try:
+        return _sheet_rows(sheet)
+    except Exception as exc:  # noqa: BLE001 - a damaged file raises many types, see _damaged
+        raise _damaged(exc, name, sheet.title) from None
+
+
+def _damaged(exc: Exception, name: str, sheet: str) -> Exception:
+    """Return the InputError for a workbook that openpyxl failed to read.
+
+    openpyxl parses a sheet's XML lazily, while its rows are read. A damaged or hostile file
+    raises whatever its parser and converters raise: ParseError (a truncated sheet, an invalid
+    character, entities expanded past expat's limit), BadZipFile, zlib.error, KeyError,
+    ValueError, TypeError and others. Each becomes one sentence, except MemoryError, which is
+    returned unchanged for the caller to raise.
+    """
+    if isinstance(exc, MemoryError):
+        return exc
+    detail = " ".join(f"{type(exc).__name__}: {exc}".split())[:_MAX_DETAIL]
+    log.warning("cannot read workbook %s, sheet %r: %s", name, sheet, detail)
+    if sheet:
+        return InputError(
+            f"Sheet {sheet!r} of {name!r} cannot be read because the workbook is damaged "
+            f"({detail}); open it in Excel, save it again as .xlsx or CSV, and upload that."
+        )
+    return InputError(
+        f"{name!r} is not a readable .xlsx workbook ({detail}); open it in Excel, save it again "
+        "as .xlsx or CSV, and upload that."
     )
 
 
