@@ -97,6 +97,7 @@ def _add_import(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("file", help="CSV, TSV or XLSX file with a phone column")
     parser.add_argument("--country", help="ISO code for numbers without a country code, e.g. CY")
     parser.add_argument("--phone-column", help="phone column's name or 1-based number (default: detected)")
+    parser.add_argument("--sheet", help="workbook sheet to read (default: the first with a phone column)")
     parser.add_argument("--name", help="name of the stored list (default: the file name)")
     parser.add_argument("--no-store", action="store_true", help="only check the file; store nothing")
     parser.add_argument("--json", action="store_true", help="print the verdicts as JSON")

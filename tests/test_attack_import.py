@@ -184,11 +184,6 @@ def _cover_sheet_first(book: Workbook) -> None:
     recipients.append(["+35799000001", "Anna"])
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the first sheet with any filled cell is read even when it has no phone column, so a "
-    "workbook with an instructions sheet first imports 0 rows and no error",
-)
 def test_cli_import_workbook_cover_sheet_skipped(tmp_path, database, capsys):
     path = write(tmp_path, "cover.xlsx", workbook(_cover_sheet_first))
 

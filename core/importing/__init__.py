@@ -2,8 +2,9 @@
 
 Public API (the dashboard, the launch and the command line use only these):
 
-- `import_file(data, *, filename, default_country, phone_column=None, suppressed=frozenset())`
-  returns an `ImportResult`: the detected format, encoding, delimiter and header, the columns,
+- `import_file(data, *, filename, default_country, phone_column=None, suppressed=frozenset(),
+  sheet=None)` returns an `ImportResult`: the detected format, encoding, delimiter and header,
+  the workbook sheet read (the requested one, else the first with a phone column), the columns,
   the chosen phone column and the candidates, `warnings` (sentences about what the operator
   should check, such as lines read as cp1252 in a UTF-8 file), and `rows`, a DataFrame with
   line, raw_phone, e164, region, verdict, reason_code, reason, duplicate_of_line and the other

@@ -35,6 +35,7 @@ def import_command(args: argparse.Namespace) -> int:
         default_country=country,
         phone_column=args.phone_column,
         suppressed=suppressed,
+        sheet=args.sheet,
     )
     list_id = None if engine is None else _store(engine, result, args.name or path.name)
 

@@ -64,6 +64,7 @@ class ImportResult:
         duplicates = rows[rows["verdict"] == DUPLICATE]
         return {
             "rows": len(rows),
+            "sheet": self.sheet,
             "warnings": self.warnings,
             "accepted": [
                 {"line": int(line), "e164": e164}
@@ -89,18 +90,23 @@ def import_file(
     default_country: str,
     phone_column: str | None = None,
     suppressed: set[str] | frozenset[str] = frozenset(),
+    sheet: str | None = None,
 ) -> ImportResult:
     """Read a CSV or XLSX upload and give every row a verdict.
 
     `default_country` (ISO code, e.g. "CY") applies to numbers written without a country code.
     `phone_column` overrides the detected phone column (a name, or a number counting from 1).
     `suppressed` contains the E.164 numbers that opted out (see `suppressed_numbers_for`).
+    `sheet` names the sheet of a workbook to read; by default the first sheet with a phone
+    column is read, and `ImportResult.sheet` names it.
     Raises InputError, with one sentence saying why and what to do, when the file cannot be
     read, the country is unknown or no phone column can be found.
     """
     region = check_region(default_country)
     name = filename or "the file"
-    table = read_table(data, filename, default_region=region)
+    table = read_table(
+        data, filename, default_region=region, sheet=sheet, phone_column=phone_column
+    )
     if not table.columns:
         raise InputError(
             f"{name!r} has no columns; export the recipient list again with a phone column."

@@ -14,11 +14,12 @@ from dataclasses import dataclass, field
 import numpy as np
 import pyarrow as pa
 
-from core.importing.columns import is_phone_header, is_phone_like
+from core.errors import InputError
+from core.importing.columns import is_phone_header, is_phone_like, rank_columns, resolve_column
 from core.importing.csvreader import Grid, parse_csv, sniff_delimiter
 from core.importing.decoding import decode_text, file_kind
 from core.importing.phones import classify_phone
-from core.importing.xlsx import read_xlsx
+from core.importing.xlsx import read_sheets
 
 log = logging.getLogger(__name__)
 
@@ -40,17 +41,28 @@ class Table:
     warnings: list[str] = field(default_factory=list)  # sentences for the operator
 
 
-def read_table(data: bytes, filename: str, *, default_region: str) -> Table:
+def read_table(
+    data: bytes,
+    filename: str,
+    *,
+    default_region: str,
+    sheet: str | None = None,
+    phone_column: str | None = None,
+) -> Table:
     """Detect the format, encoding, delimiter and header row, and read every record.
 
     `default_region` is the region of numbers written without a country code. It decides
-    whether a number in the first row is valid, which makes that row data.
+    whether a number in the first row is valid, which makes that row data. For a workbook,
+    `sheet` names the sheet to read. Without it, the first sheet with a phone column is read,
+    or the first sheet with the `phone_column` that the caller named. A CSV file with `sheet`
+    raises InputError.
     """
     name = filename or "the file"
     if file_kind(data, filename) == "xlsx":
-        grid, sheet = read_xlsx(data, name)
-        return _table(
-            grid, default_region, file_format="xlsx", encoding="", delimiter="", sheet=sheet
+        return _read_workbook(data, name, default_region, sheet=sheet, phone_column=phone_column)
+    if sheet is not None:
+        raise InputError(
+            f"{name!r} is a CSV file, which has no sheets; leave the sheet out or upload the .xlsx workbook."
         )
 
     text, encoding, warnings = decode_text(data, filename)
@@ -64,6 +76,47 @@ def read_table(data: bytes, filename: str, *, default_region: str) -> Table:
     table = _table(grid, default_region, file_format="csv", encoding=encoding, delimiter=delimiter)
     table.warnings.extend(warnings)
     return table
+
+
+def _read_workbook(
+    data: bytes, name: str, default_region: str, *, sheet: str | None, phone_column: str | None
+) -> Table:
+    first, skipped = None, []
+    for grid, title in read_sheets(data, name, only=sheet):
+        table = _table(
+            grid, default_region, file_format="xlsx", encoding="", delimiter="", sheet=title
+        )
+        if sheet is not None or _has_phone_column(table, default_region, phone_column):
+            if skipped:
+                table.warnings.append(
+                    f"Read sheet {title!r} of {name!r}, because the sheets before it have no "
+                    f"phone column: {', '.join(map(repr, skipped))}."
+                )
+            return table
+        if first is None:
+            first = table
+        skipped.append(title)
+
+    if len(skipped) > 1 and phone_column is None:
+        raise InputError(
+            f"No sheet of {name!r} has a column that looks like phone numbers (sheets: "
+            f"{', '.join(skipped)}); name the sheet and the phone column explicitly."
+        )
+    # read_sheets raises InputError when no sheet has a filled cell, so `first` is set here.
+    return first
+
+
+def _has_phone_column(table: Table, default_region: str, phone_column: str | None) -> bool:
+    if phone_column:
+        try:
+            resolve_column(table.columns, phone_column)
+        except InputError:
+            return False
+        return True
+    # A header such as "Fill in the phone numbers below" matches a phone name, so the column
+    # must also contain a value that looks like a number.
+    candidates = rank_columns(table.cells, default_region)
+    return any(candidate.like_share > 0 for candidate in candidates)
 
 
 def _without_first_line(grid: Grid) -> Grid:
@@ -83,9 +136,7 @@ def _table(
 ) -> Table:
     first_row = [column[0].as_py() if len(column) else "" for column in grid.columns]
     has_header = (
-        bool(grid.columns)
-        and len(grid.lines) > 0
-        and looks_like_header(first_row, default_region)
+        bool(grid.columns) and len(grid.lines) > 0 and looks_like_header(first_row, default_region)
     )
 
     if has_header:

@@ -1,4 +1,4 @@
-"""Reading the first non-empty sheet of an .xlsx workbook with openpyxl in read-only mode.
+"""Reading the sheets of an .xlsx workbook with openpyxl in read-only mode, one at a time.
 
 Number cells are turned into the text Excel displays. Integers up to 15 digits keep all their
 digits (an int cell 35799000003 reads "35799000003"). A number cell shown in scientific notation
@@ -11,6 +11,7 @@ import datetime as dt
 import io
 import logging
 import re
+from collections.abc import Iterator
 
 from core.errors import InputError
 from core.importing.grid import Grid, grid_from_rows
@@ -23,8 +24,12 @@ _FORMAT_DECIMALS = re.compile(r"\.([0#?]+)E", re.IGNORECASE)
 _MAX_DETAIL = 200  # characters of the parser's message quoted in the error
 
 
-def read_xlsx(data: bytes, name: str) -> tuple[Grid, str]:
-    """Return the cells of the first sheet with content, and that sheet's title."""
+def read_sheets(data: bytes, name: str, *, only: str | None = None) -> Iterator[tuple[Grid, str]]:
+    """Yield the cells and the title of every sheet with a filled cell, in workbook order.
+
+    `only` names the one sheet to read, ignoring case and surrounding spaces. Raises InputError
+    when it is not in the workbook, and when no sheet (or not `only`) has a filled cell.
+    """
     from openpyxl import load_workbook
 
     try:
@@ -33,14 +38,35 @@ def read_xlsx(data: bytes, name: str) -> tuple[Grid, str]:
         raise _damaged(exc, name, "") from None
 
     try:
-        for sheet in workbook.worksheets:
+        sheets = _requested_sheets(workbook, name, only)
+        found = False
+        for sheet in sheets:
             rows, lines = _read_sheet(sheet, name)
             if rows:
-                return grid_from_rows(rows, lines, name=name), sheet.title
+                found = True
+                yield grid_from_rows(rows, lines, name=name), sheet.title
     finally:
         workbook.close()
+
+    if not found and only is not None:
+        raise InputError(
+            f"Sheet {sheets[0].title!r} of {name!r} has no filled cells; choose the sheet with the recipients."
+        )
+    if not found:
+        raise InputError(
+            f"{name!r} has no filled cells in any sheet; put the recipients on the first sheet."
+        )
+
+
+def _requested_sheets(workbook, name: str, only: str | None) -> list:
+    if only is None:
+        return list(workbook.worksheets)
+    for sheet in workbook.worksheets:
+        if sheet.title.strip().casefold() == only.strip().casefold():
+            return [sheet]
     raise InputError(
-        f"{name!r} has no filled cells in any sheet; put the recipients on the first sheet."
+        f"Sheet {only!r} is not in {name!r}; its sheets are: {', '.join(workbook.sheetnames)}. "
+        "Name one of them."
     )
 
 
