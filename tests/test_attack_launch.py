@@ -77,11 +77,6 @@ def test_cli_launch_repeated_key_stores_one_list(cli_env, people):
     assert count_rows(cli_env, RecipientList) == 1
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the import accepts non-geographic mobile numbers (Inmarsat +870, Iridium +881, +882) "
-    "with region '001', then the launch refuses them as a country that is not an ISO code",
-)
 @pytest.mark.parametrize("phone", ["+870301234567", "+881612345678", "+8823421234"])
 def test_cli_launch_accepted_satellite_number(cli_env, tmp_path, phone):
     path = write_csv(tmp_path / "satellite.csv", [["phone", "name"], [phone, "Ship"]])

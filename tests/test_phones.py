@@ -6,6 +6,7 @@ import pytest
 
 from core.importing import REASON_CODES, classify_phone, to_e164
 from core.importing.normalise import classify_column
+from core.importing.phones import describe_number
 from core.importing.reasons import reason_sentence
 
 
@@ -185,6 +186,10 @@ REJECTED = [
     ("0300 123 4567", "GB", "uan", ""),
     ("0900 1 234567", "DE", "premium_rate", ""),
     ("0137 1234567", "DE", "shared_cost", ""),
+    ("+870 301 234 567", "CY", "non_geographic", ""),
+    ("00881612345678", "CY", "non_geographic", ""),
+    ("+882 342 1234", "GB", "non_geographic", ""),
+    ("011 870 301234567", "US", "non_geographic", ""),
 ]
 
 
@@ -238,3 +243,17 @@ def test_phones_every_reason_has_one_sentence(code):
     assert sentence.endswith(".")
     assert "{" not in sentence
     assert "\n" not in sentence
+
+
+@pytest.mark.parametrize("path", PATHS)
+def test_phones_non_geographic_keeps_e164(path):
+    code, e164, _ = PATHS[path]("+870301234567", "CY")
+
+    assert code == "non_geographic"
+    assert e164 == "+870301234567"
+
+
+def test_phones_non_geographic_reason_names_code():
+    sentence = reason_sentence("non_geographic", number=describe_number(881, "CY"))
+
+    assert sentence.startswith("This is a +881 satellite")

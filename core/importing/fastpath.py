@@ -36,7 +36,7 @@ from core.importing.matching import (
     strip_national_prefix,
     types_and_regions,
 )
-from core.importing.phones import LENGTH_CODES, TYPE_CODES
+from core.importing.phones import LENGTH_CODES, NON_GEOGRAPHIC, NON_GEOGRAPHIC_REGION, TYPE_CODES
 from core.importing.rules import (
     RegionRules,
     calling_code_table,
@@ -210,7 +210,9 @@ def _validate(result: FastResult, positions: np.ndarray, national: pa.Array, cod
     result.calling_code[positions] = code
 
     valid_positions = positions[valid]
-    result.code[valid_positions] = _TYPE_NAMES[types[valid]]
+    codes = _TYPE_NAMES[types[valid]]
+    codes[(codes == "ok") & (regions[valid] == NON_GEOGRAPHIC_REGION)] = NON_GEOGRAPHIC
+    result.code[valid_positions] = codes
     result.region[valid_positions] = regions[valid]
     e164 = pc.binary_join_element_wise(f"+{code}", national.filter(pa.array(valid)), "")
     result.e164[valid_positions] = e164.to_numpy(zero_copy_only=False)

@@ -11,6 +11,11 @@ reject every number. Every other type is rejected with its own reason code: FIXE
 ("landline"), TOLL_FREE, PREMIUM_RATE, SHARED_COST, VOIP, PERSONAL_NUMBER, PAGER, UAN and
 VOICEMAIL. VoIP and pager numbers are rejected too, because SMS delivery to them is not assured
 and SMS.to bills every status except REJECTED and UNSUBSCRIBED, undelivered messages included.
+
+Mobile numbers of non-geographic calling codes (such as Inmarsat +870, Iridium +881 and the
+international networks of +882), whose region phonenumbers reports as "001", are rejected as
+"non_geographic": a campaign is priced and checked per country (ISO region code), and these
+numbers have none.
 """
 
 import functools
@@ -36,6 +41,10 @@ TYPE_CODES = {
     PhoneNumberType.UAN: "uan",
     PhoneNumberType.VOICEMAIL: "voicemail",
 }
+
+# The region phonenumbers gives numbers of calling codes that belong to no country.
+NON_GEOGRAPHIC_REGION = "001"
+NON_GEOGRAPHIC = "non_geographic"
 
 # Reason code of a parsed but invalid number, by `is_possible_number_with_reason` result.
 LENGTH_CODES = {
@@ -105,10 +114,14 @@ def classify_compact(compact: str, default_region: str) -> PhoneVerdict:
         reason = phonenumbers.is_possible_number_with_reason(number)
         return PhoneVerdict(LENGTH_CODES[reason], calling_code=calling_code)
 
+    code = TYPE_CODES[phonenumbers.number_type(number)]
+    region = phonenumbers.region_code_for_number(number)
+    if code == "ok" and region == NON_GEOGRAPHIC_REGION:
+        code = NON_GEOGRAPHIC
     return PhoneVerdict(
-        TYPE_CODES[phonenumbers.number_type(number)],
+        code,
         e164=phonenumbers.format_number(number, PhoneNumberFormat.E164),
-        region=phonenumbers.region_code_for_number(number),
+        region=region,
         calling_code=calling_code,
     )
 

@@ -34,6 +34,10 @@ _SENTENCES = {
     "pager": "This is a {number} pager number, which cannot receive SMS.",
     "uan": "This is a {number} company (UAN) number, which cannot receive SMS.",
     "voicemail": "This is a {number} voicemail access number, which cannot receive SMS.",
+    "non_geographic": (
+        "This is a {number} satellite or international network number, which is not supported "
+        "because campaigns are priced and sent per country."
+    ),
     "duplicate": "Same number as line {detail}; only the first occurrence is kept.",
     "suppressed": "The number opted out and is on the suppression list.",
     "missing_value": "The message uses the {detail}, which this row leaves empty.",
