@@ -19,6 +19,7 @@ from core.errors import LaunchError
 from core.importing import ROW_COLUMNS
 from core.preview import placeholders, preview_rows
 from core.sender_id import validate_sender_id
+from core.sms_parts import describe_lone_surrogate
 
 log = logging.getLogger(__name__)
 
@@ -105,6 +106,9 @@ def build_request(rows: pd.DataFrame, *, options: LaunchOptions) -> LaunchReques
     """Check the message, sender ID and placeholders, and build the launch; nothing is written."""
     if not options.message.strip():
         raise LaunchError("The message is empty; write the text to send before launching.")
+    lone_surrogate = describe_lone_surrogate(options.message)
+    if lone_surrogate:
+        raise LaunchError(lone_surrogate)
     sender_id = validate_sender_id(options.sender_id) if options.sender_id else None
     _check_placeholder_columns(rows, options.message)
     recipients = recipients_from_rows(

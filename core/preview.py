@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from core.gsm_rewrite import RewriteSuggestion, suggest_gsm_rewrite
 from core.message_template import EMPTY_MESSAGE, Template, parse_template, placeholders, render
-from core.sms_parts import PartsInfo, count_parts, normalise_text
+from core.sms_parts import PartsInfo, count_parts, describe_lone_surrogate, normalise_text
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -62,12 +62,12 @@ class MessagePreview:
 def preview_message(text: str) -> MessagePreview:
     """Count the parts of a message exactly as the sending path sends it (line endings normalised).
 
-    `problem` is a sentence when SMS.to would reject the message (it is empty), and `rewrite` a
-    GSM-7 suggestion when characters force UCS-2 and have stand-ins.
+    `problem` is a sentence when the message cannot be sent (it is empty, or has a lone
+    surrogate), and `rewrite` a GSM-7 suggestion when characters force UCS-2 and have stand-ins.
     """
     sent = normalise_text(text)
     info = count_parts(sent)
-    problem = EMPTY_MESSAGE if info.is_empty else None
+    problem = EMPTY_MESSAGE if info.is_empty else describe_lone_surrogate(sent)
     rewrite = suggest_gsm_rewrite(sent) if info.ucs2_characters else None
     return MessagePreview(sent, info, problem, rewrite)
 

@@ -54,6 +54,11 @@ _GSM7_CHARS = frozenset(GSM7_BASIC + GSM7_EXTENSION)
 _NON_GSM7 = re.compile("[^" + re.escape(GSM7_BASIC + GSM7_EXTENSION) + "]")
 _EXTENSION = re.compile("[" + re.escape(GSM7_EXTENSION) + "]")
 _LINE_ENDING = re.compile(r"\r\n?")
+# U+D800..U+DFFF are halves of UTF-16 surrogate pairs, never characters, so no SMS can carry one
+# alone. Python decodes command-line arguments with "surrogateescape", so each byte that is not
+# UTF-8 (from a terminal in another locale) becomes U+DC80..U+DCFF, which UTF-8 cannot encode.
+_SURROGATE = re.compile("[\ud800-\udfff]")
+_ESCAPED_BYTES = range(0xDC80, 0xDD00)
 
 
 @dataclass(frozen=True)
@@ -124,7 +129,27 @@ def count_septets(text: str) -> int:
 
 
 def count_utf16_units(text: str) -> int:
-    return len(text.encode("utf-16-le")) // 2
+    # A lone surrogate counts as the one code unit it is, so counting never raises on a str.
+    return len(text.encode("utf-16-le", errors="surrogatepass")) // 2
+
+
+def describe_lone_surrogate(text: str) -> str | None:
+    """Return a sentence naming the text's first lone surrogate, or None when it has none."""
+    match = _SURROGATE.search(text)
+    if match is None:
+        return None
+
+    code = ord(match.group())
+    if code in _ESCAPED_BYTES:
+        return (
+            f"The message has the byte 0x{code - 0xDC00:02X} at index {match.start()}, which is "
+            "not valid UTF-8, so there is no character to send. Set the terminal to UTF-8 (for "
+            "example LANG=C.UTF-8) and type the text again."
+        )
+    return (
+        f"The message has U+{code:04X} at index {match.start()}, half of a UTF-16 surrogate pair "
+        "and not a character, so it cannot be sent. Remove it or type the character again."
+    )
 
 
 def count_parts(text: str) -> PartsInfo:

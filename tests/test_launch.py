@@ -145,3 +145,8 @@ def test_summarise_campaign_id_out_of_range_none(engine, campaign_id):
         summary = summarise_campaign(session, campaign_id=campaign_id)
 
     assert summary is None
+
+
+def test_build_request_lone_surrogate_refused():
+    with pytest.raises(LaunchError, match="byte 0xE9 at index 6, which is not valid UTF-8"):
+        build_request(_rows(["Anna"]), options=LaunchOptions(message="Hi caf\udce9 {name}"))

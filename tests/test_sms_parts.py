@@ -10,6 +10,7 @@ from core.sms_parts import (
     GSM7_EXTENSION,
     UCS2,
     count_parts,
+    describe_lone_surrogate,
     is_gsm7,
     normalise_text,
     parts_for_units,
@@ -190,3 +191,45 @@ def test_count_parts_parts_within_limits(text):
     assert all(0 < size <= limit for size in info.units_per_part)
     assert info.parts >= parts_for_units(info.units, encoding=info.encoding)
     assert info.parts <= parts_for_units(info.units, encoding=info.encoding) + 1
+
+
+# Any code point, with lone surrogates drawn often: each counts as the one UTF-16 unit it is.
+_ANY_CODE_POINT = st.one_of(st.characters(), st.integers(0xD800, 0xDFFF).map(chr))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=_ANY_CODE_POINT))
+def test_count_parts_any_str_never_raises(text):
+    info = count_parts(text)
+
+    assert sum(info.units_per_part) == info.units
+
+
+LONE_SURROGATES = [
+    ("escaped_byte", "caf\udce9", "the byte 0xE9 at index 3, which is not valid UTF-8"),
+    ("high_half", "ok \ud83d", "U+D83D at index 3, half of a UTF-16 surrogate pair"),
+    ("pair_as_two_code_points", "\ud83d\ude00", "U+D83D at index 0"),
+]
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [case[1:] for case in LONE_SURROGATES],
+    ids=[case[0] for case in LONE_SURROGATES],
+)
+def test_describe_lone_surrogate_names_position(text, expected):
+    assert expected in describe_lone_surrogate(text)
+
+
+@pytest.mark.parametrize(
+    "text", ["café", "😀", "", "\U0010ffff"], ids=["accent", "emoji", "empty", "last_code_point"]
+)
+def test_describe_lone_surrogate_valid_text_none(text):
+    assert describe_lone_surrogate(text) is None
+
+
+def test_count_parts_lone_surrogate_one_unit():
+    info = count_parts("caf\udce9")
+
+    assert info.encoding == UCS2
+    assert info.units == 4
