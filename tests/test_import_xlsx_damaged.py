@@ -78,3 +78,20 @@ def test_xlsx_undamaged_copy_reads():
     )
 
     assert result.rows["e164"].tolist() == ["+35799000101", "+35799000102"]
+
+
+def _unknown_zip_version() -> bytes:
+    data = bytearray(_workbook())
+    directory = data.index(b"PK\x01\x02")
+    data[directory + 6 : directory + 8] = (166).to_bytes(2, "little")
+    return bytes(data)
+
+
+@pytest.mark.parametrize(
+    "data",
+    [_unknown_zip_version(), b"PK\x03\x04" + b"\xff" * 100 + b"PK\x05\x06" + b"\xff" * 18],
+    ids=["unknown_zip_version", "directory_past_end"],
+)
+def test_xlsx_damaged_zip_raises_one_sentence(data):
+    with pytest.raises(InputError, match="'list.xlsx' is a damaged ZIP"):
+        import_file(data, filename="list.xlsx", default_country="CY")

@@ -67,7 +67,9 @@ def file_kind(data: bytes, filename: str) -> str:
 def _zip_kind(data: bytes, name: str) -> str:
     try:
         members = set(zipfile.ZipFile(io.BytesIO(data)).namelist())
-    except zipfile.BadZipFile:
+    except (zipfile.BadZipFile, NotImplementedError, ValueError, OSError, EOFError):
+        # A damaged directory raises BadZipFile, an unknown ZIP version NotImplementedError,
+        # and offsets past the end ValueError, OSError or EOFError.
         raise InputError(
             f"{name!r} is a damaged ZIP or Excel file; save it again as .xlsx or CSV."
         ) from None
@@ -168,9 +170,10 @@ def _mixed_warning(name: str, lines: list[int]) -> str:
         which = f"line {shown} is not valid UTF-8 and was"
     else:
         which = f"{len(lines)} lines ({shown}) are not valid UTF-8 and were"
+    those = "that line" if len(lines) == 1 else "those lines"
     return (
         f"{name!r} is UTF-8, but {which} read as Windows-1252 (cp1252); check the names on "
-        "those lines, or save the file again as CSV UTF-8."
+        f"{those}, or save the file again as CSV UTF-8."
     )
 
 

@@ -89,7 +89,7 @@ def _damaged(exc: Exception, name: str, sheet: str) -> Exception:
     if isinstance(exc, MemoryError):
         return exc
     detail = " ".join(f"{type(exc).__name__}: {exc}".split())[:_MAX_DETAIL]
-    log.warning("cannot read workbook %s, sheet %r: %s", name, sheet, detail)
+    log.warning("cannot read workbook %s (sheet %r): %s", name, sheet or "none read yet", detail)
     if sheet:
         return InputError(
             f"Sheet {sheet!r} of {name!r} cannot be read because the workbook is damaged "
