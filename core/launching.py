@@ -17,9 +17,9 @@ from sqlalchemy.engine import Engine
 from core.campaigns import LaunchRequest, LaunchResult, RecipientInput, StoreList, launch_campaign
 from core.errors import LaunchError
 from core.importing import ROW_COLUMNS
-from core.preview import placeholders, preview_rows
+from core.preview import placeholders, preview_rows, render
 from core.sender_id import validate_sender_id
-from core.sms_parts import describe_lone_surrogate
+from core.sms_parts import count_parts, describe_lone_surrogate, describe_too_many_parts
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +52,8 @@ def recipients_from_rows(
     """Turn an import's accepted rows into recipients with their parts and estimated cost.
 
     Parts and cost come from the vectorised row preview, so a million rows take about a second.
-    Raises LaunchError when rows lack a placeholder value and `skip_missing_values` is not set.
+    Raises LaunchError when rows have a problem (a placeholder without a value, more than 255
+    parts) and `skip_missing_values` is not set.
     """
     accepted = rows[rows["verdict"] == "ok"]
     fields_columns = [column for column in accepted.columns if column not in _BUILT_IN_COLUMNS]
@@ -81,7 +82,7 @@ def _blocked_message(accepted: pd.DataFrame, previews: pd.DataFrame, blocked) ->
     where = "line" if len(lines) == 1 else "lines"
     return (
         f"{rows} be sent as written ({where} {shown}{more}). The first: {first_problem} "
-        "Fill in the values, or skip those rows (--skip-missing on the command line)."
+        "Correct those rows, or skip them (--skip-missing on the command line)."
     )
 
 
@@ -104,11 +105,7 @@ def _recipient(record: dict, fields_columns: list[str], parts: int, cost) -> Rec
 
 def build_request(rows: pd.DataFrame, *, options: LaunchOptions) -> LaunchRequest:
     """Check the message, sender ID and placeholders, and build the launch; nothing is written."""
-    if not options.message.strip():
-        raise LaunchError("The message is empty; write the text to send before launching.")
-    lone_surrogate = describe_lone_surrogate(options.message)
-    if lone_surrogate:
-        raise LaunchError(lone_surrogate)
+    _check_message_text(options.message)
     sender_id = validate_sender_id(options.sender_id) if options.sender_id else None
     _check_placeholder_columns(rows, options.message)
     recipients = recipients_from_rows(
@@ -130,6 +127,21 @@ def build_request(rows: pd.DataFrame, *, options: LaunchOptions) -> LaunchReques
         scheduled_for=options.scheduled_for,
         timezone=options.timezone,
     )
+
+
+def _check_message_text(message: str) -> None:
+    if not message.strip():
+        raise LaunchError("The message is empty; write the text to send before launching.")
+    lone_surrogate = describe_lone_surrogate(message)
+    if lone_surrogate:
+        raise LaunchError(lone_surrogate)
+
+    # The fixed text alone is too long for every row, so one sentence with its count says so.
+    # Rows whose values make it too long are refused per row by the row preview.
+    fixed_parts = count_parts(render(message, {}, allow_missing=True)).parts
+    too_many_parts = describe_too_many_parts(fixed_parts)
+    if too_many_parts:
+        raise LaunchError(too_many_parts)
 
 
 def _check_placeholder_columns(rows: pd.DataFrame, message: str) -> None:

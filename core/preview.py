@@ -12,7 +12,13 @@ from typing import TYPE_CHECKING, Any
 
 from core.gsm_rewrite import RewriteSuggestion, suggest_gsm_rewrite
 from core.message_template import EMPTY_MESSAGE, Template, parse_template, placeholders, render
-from core.sms_parts import PartsInfo, count_parts, describe_lone_surrogate, normalise_text
+from core.sms_parts import (
+    PartsInfo,
+    count_parts,
+    describe_lone_surrogate,
+    describe_too_many_parts,
+    normalise_text,
+)
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -62,14 +68,20 @@ class MessagePreview:
 def preview_message(text: str) -> MessagePreview:
     """Count the parts of a message exactly as the sending path sends it (line endings normalised).
 
-    `problem` is a sentence when the message cannot be sent (it is empty, or has a lone
-    surrogate), and `rewrite` a GSM-7 suggestion when characters force UCS-2 and have stand-ins.
+    `problem` is a sentence when the message cannot be sent (it is empty, has a lone surrogate or
+    needs more than MAX_PARTS parts), and `rewrite` a GSM-7 suggestion when characters force
+    UCS-2 and have stand-ins.
     """
     sent = normalise_text(text)
     info = count_parts(sent)
-    problem = EMPTY_MESSAGE if info.is_empty else describe_lone_surrogate(sent)
     rewrite = suggest_gsm_rewrite(sent) if info.ucs2_characters else None
-    return MessagePreview(sent, info, problem, rewrite)
+    return MessagePreview(sent, info, _problem_of(sent, info), rewrite)
+
+
+def _problem_of(sent: str, info: PartsInfo) -> str | None:
+    if info.is_empty:
+        return EMPTY_MESSAGE
+    return describe_lone_surrogate(sent) or describe_too_many_parts(info.parts)
 
 
 @dataclass(frozen=True)

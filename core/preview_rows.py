@@ -2,8 +2,8 @@
 
 A row preview gives, per row, the region, encoding, units, parts, cost, missing placeholders,
 the characters that forced UCS-2 and a problem sentence, plus totals per country. Rows with a
-problem (a placeholder without a value, an empty message, no valid country) are left out of the
-totals and counted as skipped, because they must not be sent as they are.
+problem (a placeholder without a value, an empty message, more than 255 parts, no valid country)
+are left out of the totals and counted as skipped, because they must not be sent as they are.
 
 `preview_rows` is the vectorised path used by the dashboard. `preview_rows_loop` computes the
 same result row by row, as the reference that the tests and the benchmark compare against.
@@ -28,11 +28,17 @@ from core.message_template import (
 )
 from core.preview_fast import RowCounts, count_rows, group_rows
 from core.pricing import CURRENCY, PRICE_PER_PART, normalise_region, price_per_part
-from core.sms_parts import GSM7, UCS2, count_parts
+from core.sms_parts import GSM7, MAX_PARTS, UCS2, count_parts
 
 log = logging.getLogger(__name__)
 
 ENCODINGS = [GSM7, UCS2]
+
+# Per row the part count differs, so the sentence names only the limit and groups rows well.
+TOO_MANY_PARTS = (
+    f"The message needs more than {MAX_PARTS} parts, the most a concatenated SMS can have. "
+    "Shorten the text or the row's values."
+)
 
 ROW_COLUMNS = [
     "region",
@@ -143,7 +149,7 @@ def preview_rows_loop(
         info = count_parts(text)
         region, region_problem = _region_of(fields.get(column) if column else None, default_region)
         cost = info.parts * price_per_part(region, prices=prices) if region else None
-        problem = _describe_problem(missing, info.is_empty, region_problem)
+        problem = _describe_problem(missing, info.is_empty, info.parts > MAX_PARTS, region_problem)
 
         row = [region, info.encoding, info.units, info.parts, cost, ", ".join(missing)]
         row += ["".join(sorted({found.char for found in info.ucs2_characters})), problem, text]
@@ -201,13 +207,17 @@ def _region_of(value: object, default: str | None) -> tuple[str | None, str | No
         return None, str(exc)
 
 
-def _describe_problem(missing: list[str], empty: bool, region_problem: str | None) -> str | None:
+def _describe_problem(
+    missing: list[str], empty: bool, too_long: bool, region_problem: str | None
+) -> str | None:
     sentences = []
     if missing:
         listed = ", ".join(f"{{{name}}}" for name in missing)
         sentences.append(f"No value for {listed}. Fill in the cell or remove the placeholder.")
     if empty:
         sentences.append(EMPTY_MESSAGE)
+    if too_long:
+        sentences.append(TOO_MANY_PARTS)
     if region_problem:
         sentences.append(region_problem)
     return " ".join(sentences) or None
@@ -250,7 +260,10 @@ def _problems_per_row(
 ) -> tuple[np.ndarray, np.ndarray]:
     size = len(counts.units)
     names = list(counts.missing)
-    flags = np.column_stack([counts.missing[name] for name in names] + [counts.units == 0])
+    # One flag column per placeholder, then "empty" and "too many parts".
+    flags = np.column_stack(
+        [counts.missing[name] for name in names] + [counts.units == 0, counts.parts > MAX_PARTS]
+    )
     region_problem = np.array([i if problem else -1 for i, (_, problem) in enumerate(outcomes)])
     region_problem = region_problem[outcome_per_row]
 
@@ -270,7 +283,8 @@ def _problems_per_row(
         region_index = region_problem[row]
         region_sentence = outcomes[region_index][1] if region_index >= 0 else None
         missing_text[group] = ", ".join(absent)
-        problem_text[group] = _describe_problem(absent, bool(flags[row, -1]), region_sentence)
+        empty, too_long = bool(flags[row, -2]), bool(flags[row, -1])
+        problem_text[group] = _describe_problem(absent, empty, too_long, region_sentence)
 
     missing[rows] = missing_text[groups]
     problem[rows] = problem_text[groups]

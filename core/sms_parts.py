@@ -33,6 +33,8 @@ GSM7_SINGLE = 160
 GSM7_MULTI = 153
 UCS2_SINGLE = 70
 UCS2_MULTI = 67
+# The concatenation header counts parts in one octet (3GPP TS 23.040), so no message has more.
+MAX_PARTS = 255
 
 # The default alphabet in code order 0x00-0x7F, without ESC (0x1B). 0x09 is the capital C WITH
 # CEDILLA, as in the 3GPP table. Some phones show it as the small letter, which is not in the table.
@@ -131,6 +133,16 @@ def count_septets(text: str) -> int:
 def count_utf16_units(text: str) -> int:
     # A lone surrogate counts as the one code unit it is, so counting never raises on a str.
     return len(text.encode("utf-16-le", errors="surrogatepass")) // 2
+
+
+def describe_too_many_parts(parts: int) -> str | None:
+    """Return a sentence when a message needs more than MAX_PARTS parts, otherwise None."""
+    if parts <= MAX_PARTS:
+        return None
+    return (
+        f"The message needs {parts} parts, but a concatenated SMS has at most {MAX_PARTS}. "
+        "Shorten the text."
+    )
 
 
 def describe_lone_surrogate(text: str) -> str | None:

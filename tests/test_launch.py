@@ -150,3 +150,13 @@ def test_summarise_campaign_id_out_of_range_none(engine, campaign_id):
 def test_build_request_lone_surrogate_refused():
     with pytest.raises(LaunchError, match="byte 0xE9 at index 6, which is not valid UTF-8"):
         build_request(_rows(["Anna"]), options=LaunchOptions(message="Hi caf\udce9 {name}"))
+
+
+def test_build_request_template_over_255_parts_refused():
+    with pytest.raises(LaunchError, match="needs 262 parts, but a concatenated SMS has at most 255"):
+        build_request(_rows(["Anna"]), options=LaunchOptions(message="a" * 40_000 + " {name}"))
+
+
+def test_build_request_value_over_255_parts_refused():
+    with pytest.raises(LaunchError, match=r"\(line 3\)\. The first: The message needs more than 255 parts"):
+        build_request(_rows(["Anna", "a" * 39_100]), options=LaunchOptions(message="Hi {name}"))

@@ -239,6 +239,43 @@ def test_preview_message_gsm_no_rewrite():
     assert preview_message("It's ready").rewrite is None
 
 
+# (case id, message, parts, problem or None); 255 parts hold 39,015 septets or 17,085 units.
+PART_LIMIT_CASES = [
+    ("gsm7_255_parts", "a" * 39_015, 255, None),
+    ("gsm7_256_parts", "a" * 39_016, 256, "needs 256 parts, but a concatenated SMS has at most 255"),
+    ("gsm7_40000_chars", "a" * 40_000, 262, "needs 262 parts"),
+    ("ucs2_255_parts", "ж" * 17_085, 255, None),
+    ("ucs2_256_parts", "ж" * 17_086, 256, "needs 256 parts"),
+]
+
+
+@pytest.mark.parametrize(
+    "message, parts, problem",
+    [case[1:] for case in PART_LIMIT_CASES],
+    ids=[case[0] for case in PART_LIMIT_CASES],
+)
+def test_preview_message_part_limit(message, parts, problem):
+    preview = preview_message(message)
+
+    assert preview.info.parts == parts
+    if problem is None:
+        assert preview.problem is None
+    else:
+        assert problem in preview.problem
+
+
+@pytest.mark.parametrize("preview_function", [preview_rows, preview_rows_loop], ids=["fast", "loop"])
+def test_preview_rows_flags_too_many_parts(preview_function):
+    rows = [{"name": "Anna"}, {"name": "a" * 39_100}]
+
+    preview = preview_function("Hi {name}", rows, default_region="CY")
+
+    assert preview.rows["parts"].tolist() == [1, 256]
+    assert preview.rows["problem"].iloc[0] is None
+    assert "more than 255 parts" in preview.rows["problem"].iloc[1]
+    assert preview.skipped == 1
+
+
 # Rows
 
 ROWS = pd.DataFrame(
