@@ -78,7 +78,11 @@ def _add_status(sub: argparse._SubParsersAction) -> None:
 
 def _add_preview(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser("preview", help="print a message's encoding, parts and UCS-2 characters")
-    parser.add_argument("--message", required=True, help="message text, counted with LF line endings")
+    parser.add_argument(
+        "--message",
+        required=True,
+        help="message text as `launch` takes it: {{ sends {, and {column} placeholders count as empty",
+    )
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
     parser.set_defaults(handler=_lazy("core.preview_cli", "preview_command"))
 

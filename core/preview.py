@@ -6,10 +6,11 @@ One message: `preview_message`. A personalised message over a recipient list: `p
 
 import logging
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
+from core.errors import InputError
 from core.gsm_rewrite import RewriteSuggestion, suggest_gsm_rewrite
 from core.message_template import EMPTY_MESSAGE, Template, parse_template, placeholders, render
 from core.sms_parts import (
@@ -17,6 +18,7 @@ from core.sms_parts import (
     count_parts,
     describe_lone_surrogate,
     describe_too_many_parts,
+    find_ucs2_characters,
     normalise_text,
 )
 
@@ -50,6 +52,7 @@ __all__ = [
     "preview_message",
     "preview_rows",
     "preview_rows_loop",
+    "preview_template",
     "render",
     "suggest_campaign_rewrite",
 ]
@@ -57,12 +60,16 @@ __all__ = [
 
 @dataclass(frozen=True)
 class MessagePreview:
-    """One message as it will be sent, its parts and encoding, and what would make it cheaper."""
+    """One message as it will be sent, its parts and encoding, and what would make it cheaper.
+
+    `placeholders` are the template's placeholder names, which `preview_template` counts as empty.
+    """
 
     text: str
     info: PartsInfo
     problem: str | None
     rewrite: RewriteSuggestion | None
+    placeholders: list[str] = field(default_factory=list)
 
 
 def preview_message(text: str) -> MessagePreview:
@@ -82,6 +89,46 @@ def _problem_of(sent: str, info: PartsInfo) -> str | None:
     if info.is_empty:
         return EMPTY_MESSAGE
     return describe_lone_surrogate(sent) or describe_too_many_parts(info.parts)
+
+
+def preview_template(template: str) -> MessagePreview:
+    """Count a launch's message as the launch sends it, with each placeholder rendered empty.
+
+    A doubled brace counts as the one brace that is sent. With placeholders, the count covers the
+    fixed text only, and each recipient's values add to it. `info.ucs2_characters` are positions
+    in the template, outside its placeholders. Raises InputError for a template that a launch
+    rejects, such as one with a lone brace.
+    """
+    parsed = parse_template(template)
+    names = list(dict.fromkeys(parsed.names))
+    sent = render(parsed, {}, allow_missing=True)
+    typed = [found for found in find_ucs2_characters(template) if not _inside(found.index, parsed.spans)]
+    info = replace(count_parts(sent), ucs2_characters=typed)
+
+    if not sent.strip() and not names:
+        problem = EMPTY_MESSAGE
+    else:
+        problem = describe_lone_surrogate(template) or describe_too_many_parts(info.parts)
+    rewrite = _template_rewrite(parsed, info) if typed else None
+    return MessagePreview(sent, info, problem, rewrite, names)
+
+
+def _inside(index: int, spans: list[tuple[int, int]]) -> bool:
+    return any(start <= index < end for start, end in spans)
+
+
+def _template_rewrite(parsed: Template, info: PartsInfo) -> RewriteSuggestion | None:
+    suggestion = suggest_gsm_rewrite(parsed.source, protected=parsed.spans)
+    if suggestion is None:
+        return None
+
+    # The suggestion counted the template's own text; count the rendered texts instead.
+    try:
+        after = count_parts(render(suggestion.text, {}, allow_missing=True))
+    except InputError:
+        # A stand-in made a brace (NFKC turns "｛" into "{"), so the rewrite is no valid template.
+        return None
+    return replace(suggestion, before=info, after=after)
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,7 @@ import json
 import logging
 
 from core.errors import InputError
-from core.preview import MessagePreview, preview_message
+from core.preview import MessagePreview, preview_template
 
 log = logging.getLogger(__name__)
 
@@ -13,10 +13,11 @@ log = logging.getLogger(__name__)
 def preview_command(args: argparse.Namespace) -> int:
     """Print the encoding, parts, units and UCS-2 characters of `args.message`.
 
-    The message is counted as it is sent, with CR LF and CR line endings turned into LF. Raises
-    InputError for an empty message, which SMS.to rejects.
+    The message is read as the template that `launch` takes and counted as it is sent: "{{"
+    sends "{", line endings become LF, and placeholders count as empty. Raises InputError for a
+    message that a launch rejects (a lone brace, an empty text, more than 255 parts).
     """
-    preview = preview_message(args.message)
+    preview = preview_template(args.message)
     if preview.problem:
         raise InputError(preview.problem)
 
@@ -28,10 +29,11 @@ def preview_command(args: argparse.Namespace) -> int:
 
 
 def preview_as_json(preview: MessagePreview) -> dict[str, object]:
-    """Return the JSON shape of the command: encoding, parts, units and ucs2_characters.
+    """Return the JSON shape of the command: encoding, parts, units, ucs2_characters, placeholders.
 
     Each item of ucs2_characters is {"char", "codepoint" ("U+2019"), "name", "index"}, where
     index is the position in the message as a Python string (code points, not UTF-16 units).
+    placeholders lists the placeholder names, which the counts leave out.
     """
     info = preview.info
     return {
@@ -39,6 +41,7 @@ def preview_as_json(preview: MessagePreview) -> dict[str, object]:
         "parts": info.parts,
         "units": info.units,
         "ucs2_characters": [found.to_dict() for found in info.ucs2_characters],
+        "placeholders": preview.placeholders,
     }
 
 
@@ -51,6 +54,9 @@ def format_preview(preview: MessagePreview) -> str:
         f"Parts: {info.parts} ({sizes} {info.unit}s)",
         f"Units: {info.units} {info.unit}s",
     ]
+    if preview.placeholders:
+        names = ", ".join(f"{{{name}}}" for name in preview.placeholders)
+        lines.append(f"Placeholders: {names} (counted as empty; each recipient's values add to the count)")
 
     if info.ucs2_characters:
         lines.append("Characters that forced UCS-2:")

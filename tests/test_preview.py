@@ -19,6 +19,7 @@ from core.preview import (
     preview_message,
     preview_rows,
     preview_rows_loop,
+    preview_template,
     render,
     suggest_campaign_rewrite,
 )
@@ -276,6 +277,53 @@ def test_preview_rows_flags_too_many_parts(preview_function):
     assert preview.skipped == 1
 
 
+# A launch template: (case id, template, units, parts, placeholders, UCS-2 indexes, problem words)
+TEMPLATE_CASES = [
+    ("escaped_braces", "Code {{A1}}", 11, 1, [], [], None),
+    ("placeholder_counted_empty", "Hi {name}", 3, 1, ["name"], [], None),
+    ("only_placeholder", "{name}", 0, 0, ["name"], [], None),
+    ("placeholder_used_twice", "{a}{b}{a}", 0, 0, ["a", "b"], [], None),
+    ("blank_text", "   ", 3, 1, [], [], "message is empty"),
+    ("crlf", "a" * 159 + "\r\n", 160, 1, [], [], None),
+    ("ucs2_outside_placeholder", "It’s {Όνομα}", 5, 1, ["Όνομα"], [2], None),
+    ("ucs2_only_in_placeholder", "Hi {Όνομα}", 3, 1, ["Όνομα"], [], None),
+    ("over_255_parts", "{{" * 20_000, 40_000, 264, [], [], "needs 264 parts"),
+]
+
+
+@pytest.mark.parametrize(
+    "template, units, parts, names, indexes, problem",
+    [case[1:] for case in TEMPLATE_CASES],
+    ids=[case[0] for case in TEMPLATE_CASES],
+)
+def test_preview_template_table(template, units, parts, names, indexes, problem):
+    preview = preview_template(template)
+
+    assert preview.info.units == units
+    assert preview.info.parts == parts
+    assert preview.placeholders == names
+    assert [found.index for found in preview.info.ucs2_characters] == indexes
+    if problem is None:
+        assert preview.problem is None
+    else:
+        assert problem in preview.problem
+
+
+@pytest.mark.parametrize("template", ["Use code { now", "Hi {}", "a}b"], ids=["open", "empty", "close"])
+def test_preview_template_invalid_raises(template):
+    with pytest.raises(InputError, match="The template has"):
+        preview_template(template)
+
+
+def test_preview_template_rewrite_counts_rendered():
+    # "It's {ok}" is sent: 9 septets, 2 of them for the braces.
+    rewrite = preview_template("It’s {{ok}}").rewrite
+
+    assert rewrite.text == "It's {{ok}}"
+    assert rewrite.before.units == 9
+    assert rewrite.after.units == 11
+
+
 # Rows
 
 ROWS = pd.DataFrame(
@@ -491,7 +539,7 @@ def test_cli_preview_json_shape():
     output = json.loads(result.stdout)
 
     assert result.returncode == 0
-    assert list(output) == ["encoding", "parts", "units", "ucs2_characters"]
+    assert list(output) == ["encoding", "parts", "units", "ucs2_characters", "placeholders"]
     assert output["encoding"] == "UCS-2"
     assert output["parts"] == 1
     assert output["units"] == 11
@@ -507,7 +555,13 @@ def test_cli_preview_json_shape():
 def test_cli_preview_json_gsm():
     output = json.loads(_run_cli("--message", "a" * 159 + "€", "--json").stdout)
 
-    assert output == {"encoding": "GSM-7", "parts": 2, "units": 161, "ucs2_characters": []}
+    assert output == {
+        "encoding": "GSM-7",
+        "parts": 2,
+        "units": 161,
+        "ucs2_characters": [],
+        "placeholders": [],
+    }
 
 
 def test_cli_preview_human():
@@ -524,3 +578,18 @@ def test_cli_preview_empty_message_error():
 
     assert result.returncode == 2
     assert "message is empty" in result.stderr
+
+
+def test_cli_preview_lone_brace_error():
+    result = _run_cli("--message", "Use code { now")
+
+    assert result.returncode == 2
+    assert result.stderr.startswith("error: The template has a lone '{' at position 9")
+
+
+def test_cli_preview_human_names_placeholders():
+    result = _run_cli("--message", "Hi {name}, see {city}")
+
+    assert result.returncode == 0
+    assert "Units: 9 septets" in result.stdout
+    assert "Placeholders: {name}, {city} (counted as empty" in result.stdout
