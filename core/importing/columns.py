@@ -137,7 +137,7 @@ class ColumnCandidate:
     valid_share: float  # sampled values that are valid numbers of any type
     like_share: float  # sampled values that look like numbers
     score: float
-    filled: int = 0  # rows whose cell in this column is not blank
+    filled: int = 0  # rows whose cell in this column is not empty (whitespace counts)
 
 
 def _normalise(name: str) -> str:
