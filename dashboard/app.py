@@ -8,6 +8,7 @@ import logging
 
 import streamlit as st
 
+from dashboard.address import record_page
 from dashboard.state import sending_mode, settings
 
 logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -31,6 +32,7 @@ pages = {
     ],
 }
 page = st.navigation(pages)
+record_page(page.url_path)
 
 st.sidebar.caption(f"Sending through: {sending_mode(settings())}")
 

@@ -22,6 +22,7 @@ from core.models import Campaign
 from core.money import format_money
 from core.reports.unmatched import list_unmatched
 from dashboard import charts
+from dashboard.address import keep_in_address
 from dashboard.exports import recipients_csv_callback
 from dashboard.state import db_session, get_engine
 from dashboard.tables import (
@@ -74,7 +75,7 @@ def pick_campaign_id() -> int | None:
     chosen = st.selectbox(
         "Campaign", ids, index=index, format_func=lambda key: f"#{key} {choices[key]}".strip()
     )
-    st.query_params["id"] = str(chosen)
+    keep_in_address("id", str(chosen))
     return chosen
 
 

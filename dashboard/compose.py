@@ -108,6 +108,29 @@ def ucs2_table(characters: list[Ucs2Character]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["character", "code point", "name", "positions"])
 
 
+# Words for the replacements that a table cell would show as blank.
+_SHOWN_AS = {"": "(removed)", " ": "(space)", "\n": "(line break)"}
+
+
+def rewrite_table(suggestion: RewriteSuggestion) -> pd.DataFrame:
+    """Build one row per distinct replacement: the character, its code point and name, how many."""
+    counts: dict[tuple[str, str], int] = {}
+    for item in suggestion.replacements:
+        pair = (item.original, item.replacement)
+        counts[pair] = counts.get(pair, 0) + 1
+    rows = [
+        {
+            "character": original if original.isprintable() and not original.isspace() else "",
+            "code point": f"U+{ord(original):04X}",
+            "name": Ucs2Character(original, 0).name,
+            "replacement": _SHOWN_AS.get(replacement, replacement),
+            "count": count,
+        }
+        for (original, replacement), count in counts.items()
+    ]
+    return pd.DataFrame(rows, columns=["character", "code point", "name", "replacement", "count"])
+
+
 def preview_campaign(message: str, accepted: pd.DataFrame, *, region: str) -> RowsPreview:
     """Count the parts and cost of every row, priced by the country of its number."""
     return preview_rows(message, accepted, country_column="region", default_region=region)
@@ -129,6 +152,8 @@ def sample_preview(message: str, accepted: pd.DataFrame, *, region: str) -> pd.D
             "problem": preview.rows["problem"].fillna(""),
         }
     )
+    # A row with a problem is skipped at launch, so it costs nothing.
+    table.loc[table["problem"] != "", "cost"] = ""
     return table.reset_index(drop=True)
 
 

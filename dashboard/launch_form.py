@@ -1,9 +1,10 @@
 """The launch key of a launch form, and the import, launch and test-send calls behind its buttons.
 
-A form gets one launch key when it is first shown. The key is kept in session state and mirrored
-in the address as `?launch=`, so a double click, a rerun or a reconnect after a server restart
-finds the campaign that key already launched instead of creating a second one. Only "Start
-another campaign" makes a new key.
+A form gets one launch key when it is first shown. The key is kept in session state and, from
+the form's second run on, mirrored in the address as `?launch=` (see `dashboard.address`). A
+double click, a rerun or a reconnect after a server restart then finds the campaign that key
+already launched instead of creating a second one. "Start another campaign" makes a new key,
+and so does coming back to the page without the key in the address after the form launched.
 """
 
 import hashlib
@@ -29,6 +30,7 @@ from core.importing import (
 )
 from core.launching import LaunchOptions, launch_rows, new_launch_key
 from core.models import Campaign
+from dashboard.address import keep_in_address, page_just_opened
 from dashboard.state import db_session, get_engine
 
 log = logging.getLogger(__name__)
@@ -38,16 +40,40 @@ _KEY_PATTERN = re.compile(r"[0-9a-f]{32}")
 _GENERATION = "form_generation"
 _IMPORTS = "form_imports"
 _STORED_LIST = "form_stored_list"
+# Widgets of the launch forms, forgotten when a new form starts.
+FORM_WIDGETS = (
+    "message",
+    "sender_id",
+    "campaign_name",
+    "skip_missing",
+    "schedule",
+    "schedule_day",
+    "schedule_time",
+    "schedule_zone",
+    "test_number",
+)
 
 
 def launch_key(name: str = "launch_key", *, query_param: str = "launch") -> str:
-    """Return this form's launch key, creating it once and keeping the address in step."""
+    """Return this form's launch key, creating it once and keeping the address in step.
+
+    When the page has just been opened, a key in the address wins (a reload, a reconnect or the
+    back button). Opened without one after this form launched its campaign, as from the sidebar,
+    the page starts a fresh form instead of showing that campaign again.
+    """
     key = st.session_state.get(name)
-    if key is None:
+    if page_just_opened():
         from_address = st.query_params.get(query_param, "")
-        key = from_address if _KEY_PATTERN.fullmatch(from_address) else new_launch_key()
-        st.session_state[name] = key
-    st.query_params[query_param] = key
+        if _KEY_PATTERN.fullmatch(from_address):
+            key = from_address
+        elif key is not None and find_launched(key) is not None:
+            start_new_form(FORM_WIDGETS, name)
+            key = st.session_state[name]
+
+    if key is None:
+        key = new_launch_key()
+    st.session_state[name] = key
+    keep_in_address(query_param, key)
     return key
 
 

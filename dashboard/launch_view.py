@@ -18,33 +18,18 @@ from dashboard.new_campaign_view import first_row_fields
 log = logging.getLogger(__name__)
 
 ZONES = sorted(available_timezones())
-# Widgets of the form, forgotten by "Start another campaign".
-FORM_WIDGETS = (
-    "message",
-    "sender_id",
-    "campaign_name",
-    "skip_missing",
-    "schedule",
-    "schedule_day",
-    "schedule_time",
-    "schedule_zone",
-    "test_number",
-)
 _OUTCOME = "launch_outcome"
 
 
 def render_launched(campaign: Campaign, key_name: str = "launch_key") -> None:
-    """Show the campaign this form launched, whether it was this run or an earlier one."""
+    """Show the campaign this form launched, and note it when the launch was an earlier run."""
     created = st.session_state.pop(_OUTCOME, None) == campaign.id
-    if created:
-        when = (
-            f"scheduled for {campaign.scheduled_for:%Y-%m-%d %H:%M} UTC"
-            if campaign.scheduled_for
-            else "queued; the dispatcher sends it"
+    st.success(launched_text(campaign))
+    if not created:
+        st.caption(
+            "This form launched it once: a repeated click, a rerun or a reload shows the same "
+            "campaign and does not launch a second one."
         )
-        st.success(f"Campaign #{campaign.id} {when}: {campaign.recipient_count} recipients.")
-    else:
-        st.info(f"This campaign was already launched as campaign #{campaign.id}.")
 
     st.page_link(
         "app_pages/campaign.py",
@@ -56,8 +41,16 @@ def render_launched(campaign: Campaign, key_name: str = "launch_key") -> None:
         "Start another campaign",
         key="start_another",
         on_click=launch_form.start_new_form,
-        args=(FORM_WIDGETS, key_name),
+        args=(launch_form.FORM_WIDGETS, key_name),
     )
+
+
+def launched_text(campaign: Campaign) -> str:
+    recipients = compose.count_noun(campaign.recipient_count, "recipient")
+    if campaign.scheduled_for:
+        when = f"{campaign.scheduled_for:%Y-%m-%d %H:%M} UTC"
+        return f"Campaign #{campaign.id} scheduled for {when}: {recipients} queued."
+    return f"Campaign #{campaign.id} launched: {recipients} queued; the dispatcher sends them."
 
 
 def schedule_picker() -> tuple[tuple[datetime, str] | None, str | None]:

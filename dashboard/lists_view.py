@@ -16,6 +16,7 @@ from core.importing import (
 )
 from core.models import RecipientList
 from core.redact import mask_phone
+from dashboard.address import keep_in_address
 from dashboard.compose import count_noun
 from dashboard.state import db_session
 
@@ -53,7 +54,7 @@ def pick_list(lists: list[RecipientList]) -> RecipientList:
     chosen = st.selectbox(
         "List", ids, index=index, format_func=lambda key: f"#{key} {by_id[key].name}"
     )
-    st.query_params["list"] = str(chosen)
+    keep_in_address("list", str(chosen))
     return by_id[chosen]
 
 

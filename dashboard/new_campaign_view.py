@@ -17,8 +17,7 @@ from core.importing import (
     check_placeholders,
     rejected_rows_csv,
 )
-from core.money import format_money
-from core.preview import RowsPreview, suggest_campaign_rewrite
+from core.preview import RowsPreview
 from dashboard import compose, launch_form
 
 log = logging.getLogger(__name__)
@@ -157,34 +156,58 @@ def sendable_rows(rows: pd.DataFrame) -> pd.DataFrame:
     return rows[rows["verdict"].isin([OK, MISSING_VALUE])]
 
 
-def render_rows_preview(
+def preview_for_message(
     rows: pd.DataFrame | None,
     message: str,
     country: str,
     check: compose.MessageCheck,
     placeholder_error: str | None,
+) -> RowsPreview | None:
+    """Count the parts and cost of every row the message may go to, or None when it cannot."""
+    if rows is None or placeholder_error or check.problem:
+        return None
+    return compose.preview_campaign(message, sendable_rows(rows), region=country)
+
+
+def render_rows_preview(
+    rows: pd.DataFrame | None,
+    preview: RowsPreview | None,
+    message: str,
+    country: str,
+    placeholder_error: str | None,
     *,
     show_verdicts: bool = True,
-) -> RowsPreview | None:
+) -> None:
     if rows is None:
-        return None
+        return
     if show_verdicts:
         render_verdicts(rows)
     if placeholder_error:
         st.error(placeholder_error)
-        return None
-    if check.problem:
-        return None
+        return
+    if preview is None:
+        return
 
     candidates = sendable_rows(rows)
-    preview = compose.preview_campaign(message, candidates, region=country)
     st.subheader("Preview per row")
     st.dataframe(compose.sample_preview(message, candidates, region=country), hide_index=True)
     shown = compose.count_noun(min(len(candidates), compose.SAMPLE_ROWS), "row")
-    st.caption(f"The first {shown} of the list; costs in EUR.")
+    st.caption(f"The first {shown} of the list; costs in EUR, none for a row that is skipped.")
     st.subheader("Totals per country")
     st.dataframe(compose.totals_table(preview), hide_index=True)
-    return preview
+    st.caption(totals_text(preview))
+
+
+def totals_text(preview: RowsPreview) -> str:
+    sent = compose.count_noun(preview.recipients, "row")
+    if not preview.skipped:
+        return f"The totals cover all {sent}."
+    skipped = compose.count_noun(preview.skipped, "row")
+    verb = "is" if preview.skipped == 1 else "are"
+    return (
+        f"The totals cover the {sent} that will be sent. {skipped} with a problem (such as a "
+        f"missing placeholder value) {verb} skipped and not counted."
+    )
 
 
 def render_verdicts(rows: pd.DataFrame) -> None:
@@ -208,45 +231,6 @@ def render_verdicts(rows: pd.DataFrame) -> None:
         on_click="ignore",
         key="download_rejected",
     )
-
-
-def render_rewrite(
-    message: str, check: compose.MessageCheck, rows: pd.DataFrame | None, country: str
-) -> None:
-    """Offer the GSM-7 rewrite with what it saves; it is applied only by the button."""
-    if check.rewrite is None:
-        return
-
-    candidates = sendable_rows(rows) if rows is not None else None
-    if candidates is not None and not candidates.empty:
-        campaign = suggest_campaign_rewrite(
-            message, candidates, country_column="region", default_region=country
-        )
-        suggestion, parts, cost = campaign.suggestion, campaign.parts_saved, campaign.cost_saved
-        scope = f"over the list ({compose.count_noun(len(candidates), 'row')})"
-    else:
-        suggestion = check.rewrite
-        parts, cost = suggestion.parts_saved, suggestion.cost_saved
-        scope = "per message"
-
-    pairs = dict.fromkeys((item.original, item.replacement) for item in suggestion.replacements)
-    changes = ", ".join(f"{original!r} → {replacement!r}" for original, replacement in pairs)
-    st.info(
-        f"GSM-7 rewrite suggestion ({changes}): saves {compose.count_noun(parts, 'part')} and "
-        f"{format_money(cost) or '0'} EUR {scope}."
-    )
-    st.code(suggestion.text, language=None, wrap_lines=True)
-    if suggestion.unresolved:
-        kept = "".join(sorted({found.char for found in suggestion.unresolved}))
-        st.caption(f"Still UCS-2 after the rewrite because of: {kept}")
-    st.button(
-        "Apply the suggested rewrite", key="apply_rewrite", on_click=_apply, args=(suggestion.text,)
-    )
-
-
-def _apply(text: str) -> None:
-    # Runs before the next script run, so the text area shows the rewritten message.
-    st.session_state["message"] = text
 
 
 def render_missing_values(preview: RowsPreview | None, rows: pd.DataFrame | None) -> bool:

@@ -56,12 +56,6 @@ def provider(request) -> Iterator[FakeProvider]:
         server.server_close()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="Retry-After is used without a bound: 'inf' or 1e12 seconds holds every rate-limit slot "
-    "beyond any restart, and the retry time overflows, which leaves the chunk in 'sending' so it "
-    "later counts as uncertain although SMS.to refused it",
-)
 @pytest.mark.parametrize("provider", ["inf", "1e12"], indirect=True, ids=["inf", "1e12"])
 def test_dispatch_huge_retry_after_bounded(engine, provider):
     campaign_id = launch(engine, ["+35799000001", "+35799000002"])

@@ -13,6 +13,7 @@ from tests.dashboard_support import fresh_dashboard_database
 
 pytestmark = [pytest.mark.browser, needs_chromium]
 
+LAUNCHED = re.compile(r"Campaign #1 launched: 3 recipients queued")
 CSV = "phone,name\n+35799000221,Anna\n+35799000222,Bob\n+35799000223,Chris\nabc,Broken\n"
 
 
@@ -65,22 +66,38 @@ def test_browser_double_click_launches_once(dashboard_engine, dashboard, tmp_pat
 
     page.get_by_role("button", name="Launch campaign").dblclick()
 
-    # Which notice stays depends on when the second click's rerun lands; both name campaign #1.
-    notice = re.compile(r"Campaign #1 queued|already launched as campaign #1")
-    expect(page.get_by_text(notice)).to_be_visible(timeout=20_000)
+    expect(page.get_by_text(LAUNCHED)).to_be_visible(timeout=20_000)
     page.wait_for_timeout(2000)
     assert len(_campaigns(dashboard_engine)) == 1
+    expect(page.get_by_test_id("stAlertContentError")).to_have_count(0)
 
 
 def test_browser_reload_after_launch_shows_same_campaign(dashboard_engine, dashboard, tmp_path):
     base, page = dashboard
     _fill_form(page, base, tmp_path)
     page.get_by_role("button", name="Launch campaign").click()
-    expect(page.get_by_text("Campaign #1 queued")).to_be_visible(timeout=20_000)
+    expect(page.get_by_text(LAUNCHED)).to_be_visible(timeout=20_000)
 
     # A reload starts a new Streamlit session; only the address keeps the launch key.
     page.reload()
 
-    expect(page.get_by_text("already launched as campaign #1")).to_be_visible(timeout=20_000)
+    expect(page.get_by_text(LAUNCHED)).to_be_visible(timeout=20_000)
+    expect(page.get_by_text("This form launched it once")).to_be_visible()
     expect(page.get_by_role("button", name="Launch campaign")).to_have_count(0)
     assert len(_campaigns(dashboard_engine)) == 1
+
+
+def test_browser_sidebar_after_launch_opens_fresh_form(dashboard_engine, dashboard, tmp_path):
+    base, page = dashboard
+    _fill_form(page, base, tmp_path)
+    page.get_by_role("button", name="Launch campaign").click()
+    expect(page.get_by_text(LAUNCHED)).to_be_visible(timeout=20_000)
+    nav = page.get_by_test_id("stSidebarNav")
+
+    nav.get_by_role("link", name="Campaigns", exact=True).click()
+    expect(page.get_by_role("heading", name="Campaigns", exact=True)).to_be_visible()
+    nav.get_by_role("link", name="New campaign", exact=True).click()
+
+    expect(page.get_by_test_id("stFileUploader")).to_be_visible(timeout=20_000)
+    expect(page.get_by_text(LAUNCHED)).to_have_count(0)
+    expect(page.get_by_role("button", name="Launch campaign")).to_be_visible()

@@ -58,7 +58,17 @@ def test_campaign_defaults_to_newest_without_query_param(dashboard_engine):
     at = _open()
 
     assert at.selectbox[0].value == second
-    assert at.query_params["id"] == str(second)
+    assert "id" not in at.query_params
+
+
+def test_campaign_address_follows_picker_after_opening(dashboard_engine):
+    first = seed_campaign(dashboard_engine, name="First", key="k1")
+    seed_campaign(dashboard_engine, name="Second", key="k2", phones=["+35799000100"])
+    at = _open()
+
+    at.selectbox[0].select(first).run()
+
+    assert at.query_params["id"] == str(first)
 
 
 @pytest.mark.parametrize("value", ["abc", "999"])

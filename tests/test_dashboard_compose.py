@@ -13,6 +13,7 @@ from dashboard.compose import (
     highlight_html,
     missing_value_lines,
     preview_campaign,
+    rewrite_table,
     sample_preview,
     scheduled_utc,
     totals_table,
@@ -134,7 +135,41 @@ def test_sample_preview_renders_text():
     table = sample_preview("Hi {name}", ACCEPTED, region="CY")
 
     assert list(table["text"]) == ["Hi Anna", "Hi ", "Hi Olaf"]
-    assert list(table["cost"]) == ["0.035", "0.035", "0.042"]
+    assert list(table["cost"]) == ["0.035", "", "0.042"]
+
+
+def test_sample_preview_no_cost_for_skipped_row():
+    table = sample_preview("Hi {name}", ACCEPTED, region="CY")
+
+    assert table["problem"].iloc[1] != ""
+    assert table["cost"].iloc[1] == ""
+
+
+@pytest.mark.parametrize(
+    ("message", "rows"),
+    [
+        (
+            "Don’t “wait” – it’s here",
+            [
+                ("’", "U+2019", "RIGHT SINGLE QUOTATION MARK", "'", 2),
+                ("“", "U+201C", "LEFT DOUBLE QUOTATION MARK", '"', 1),
+                ("”", "U+201D", "RIGHT DOUBLE QUOTATION MARK", '"', 1),
+                ("–", "U+2013", "EN DASH", "-", 1),
+            ],
+        ),
+        ("A\u00a0B\u200bC", [
+            ("", "U+00A0", "NO-BREAK SPACE", "(space)", 1),
+            ("", "U+200B", "ZERO WIDTH SPACE", "(removed)", 1),
+        ]),
+        ("Wait…", [("…", "U+2026", "HORIZONTAL ELLIPSIS", "...", 1)]),
+    ],
+)
+def test_rewrite_table_rows(message, rows):
+    suggestion = check_message(message, sample_fields=None, sample_line=None, region="CY").rewrite
+
+    table = rewrite_table(suggestion)
+
+    assert [tuple(row) for row in table.itertuples(index=False)] == rows
 
 
 @pytest.mark.parametrize(

@@ -110,7 +110,8 @@ def test_lists_launch_on_stored_list_once(dashboard_engine):
     (campaign,) = _campaigns(dashboard_engine)
     assert campaign.list_id == list_id
     assert campaign.recipient_count == 3
-    assert "already launched as campaign #1" in at.info[0].value
+    assert at.success[0].value.startswith("Campaign #1 launched: 3 recipients queued")
+    assert any("launched it once" in caption.value for caption in at.caption)
 
 
 def test_lists_launch_missing_values_needs_skip(dashboard_engine):

@@ -155,7 +155,67 @@ def test_new_campaign_rewrite_shows_campaign_saving(dashboard_engine):
 
     info = " ".join(item.value for item in at.info)
 
-    assert "saves 3 parts and 0.112 EUR over the list (3 rows)" in info
+    assert "saves 3 parts and 0.112 EUR over the 3 rows that will be sent." in info
+
+
+def test_new_campaign_rewrite_counts_only_rows_sent(dashboard_engine):
+    at = _type(_upload(_open()), "Don’t miss it, {name}! " * 4)
+
+    info = " ".join(item.value for item in at.info)
+
+    assert "over the 2 rows that will be sent (1 row skipped)" in info
+
+
+def test_new_campaign_rewrite_table_lists_replacements(dashboard_engine):
+    at = _type(_open(), "Don’t “wait” – it’s here")
+    table = _frame_with(at, "replacement")
+
+    rows = {row["code point"]: row for row in table.to_dict("records")}
+    assert rows["U+2019"]["replacement"] == "'"
+    assert rows["U+2019"]["count"] == 2
+    assert rows["U+2013"]["name"] == "EN DASH"
+
+
+def test_new_campaign_rewrite_same_parts_offered_for_encoding(dashboard_engine):
+    at = _type(_open(), "Don’t miss it")
+    info = " ".join(item.value for item in at.info)
+
+    assert "The message stays at 1 part with the rewrite, so it saves nothing" in info
+    assert at.button(key="apply_rewrite").label == "Apply the rewrite anyway (GSM-7, same parts)"
+
+
+def test_new_campaign_rewrite_same_parts_over_list(dashboard_engine):
+    at = _type(_upload(_open()), "Don’t miss it, {name}")
+    info = " ".join(item.value for item in at.info)
+
+    assert "The 2 rows that will be sent (1 row skipped) stay at 2 parts in all" in info
+
+
+def test_new_campaign_rewrite_saving_nothing_not_offered(dashboard_engine):
+    # The Cyrillic name keeps the message UCS-2, so replacing the quote changes nothing.
+    at = _type(_open(), "Don’t miss it, Зоя")
+    info = " ".join(item.value for item in at.info)
+
+    assert "nothing to apply" in info
+    assert not [button for button in at.button if button.key == "apply_rewrite"]
+
+
+def test_new_campaign_totals_say_rows_skipped(dashboard_engine):
+    at = _type(_upload(_open()), "Hello {name}")
+
+    captions = " ".join(caption.value for caption in at.caption)
+
+    assert "cover the 2 rows that will be sent. 1 row with a problem" in captions
+    assert "is skipped and not counted" in captions
+
+
+def test_new_campaign_preview_no_cost_for_skipped_row(dashboard_engine):
+    at = _type(_upload(_open()), "Hello {name}")
+    sample = _frame_with(at, "problem")
+
+    skipped = sample[sample["line"] == 3].iloc[0]
+    assert skipped["problem"] != ""
+    assert skipped["cost"] == ""
 
 
 def test_new_campaign_totals_per_country(dashboard_engine):
@@ -196,7 +256,7 @@ def test_new_campaign_missing_values_refuse_launch_until_skipped(dashboard_engin
     assert "Skip the rows with a missing value" in first_errors
     assert campaign.recipient_count == 2
     assert campaign.sender_id == "ACME"
-    assert "Campaign #1 queued" in at.success[0].value
+    assert at.success[0].value.startswith("Campaign #1 launched: 2 recipients queued")
 
 
 def test_new_campaign_launch_stores_the_list(dashboard_engine):
@@ -210,6 +270,20 @@ def test_new_campaign_launch_stores_the_list(dashboard_engine):
     assert stored.row_count == 5
 
 
+def _captions(at: AppTest) -> str:
+    return " ".join(caption.value for caption in at.caption)
+
+
+def test_new_campaign_launch_shows_success_with_link(dashboard_engine):
+    at = _type(_upload(_open()), "Hello {city}")
+
+    at.button(key="launch").click().run()
+
+    assert at.success[0].value.startswith("Campaign #1 launched: 3 recipients queued")
+    assert at.get("page_link")
+    assert "launched it once" not in _captions(at)
+
+
 def test_new_campaign_rerun_after_launch_shows_same_campaign(dashboard_engine):
     at = _type(_upload(_open()), "Hello {city}")
     at.button(key="launch").click().run()
@@ -217,8 +291,36 @@ def test_new_campaign_rerun_after_launch_shows_same_campaign(dashboard_engine):
     at.run()
 
     assert len(_campaigns(dashboard_engine)) == 1
-    assert "already launched as campaign #1" in at.info[0].value
+    assert at.success[0].value.startswith("Campaign #1 launched")
+    assert "launched it once" in _captions(at)
     assert at.get("page_link")
+    assert not at.error
+
+
+def test_new_campaign_sidebar_return_starts_fresh_form(dashboard_engine):
+    at = _type(_upload(_open()), "Hello {city}")
+    at.button(key="launch").click().run()
+    old_key = at.session_state["launch_key"]
+
+    # A sidebar link carries no query parameter, but AppTest keeps the last ones until cleared.
+    at.query_params.clear()
+    at.switch_page("app_pages/campaigns.py").run()
+    at.switch_page("app_pages/new_campaign.py").run()
+
+    assert not at.success
+    assert at.file_uploader[0].value is None
+    assert at.text_area(key="message").value == ""
+    assert at.session_state["launch_key"] != old_key
+
+
+def test_new_campaign_address_written_after_opening(dashboard_engine):
+    at = _open()
+    on_opening = dict(at.query_params)
+
+    _upload(at)
+
+    assert "launch" not in on_opening
+    assert at.query_params["launch"] == at.session_state["launch_key"]
 
 
 def test_new_campaign_reconnect_keeps_launch_key(dashboard_engine):
@@ -228,7 +330,8 @@ def test_new_campaign_reconnect_keeps_launch_key(dashboard_engine):
     # A new session (browser reconnect after a server restart) keeps only the address.
     again = _open({"launch": at.query_params["launch"]})
 
-    assert "already launched as campaign #1" in again.info[0].value
+    assert again.success[0].value.startswith("Campaign #1 launched")
+    assert "launched it once" in _captions(again)
     assert not again.file_uploader
     assert len(_campaigns(dashboard_engine)) == 1
 
@@ -241,7 +344,7 @@ def test_new_campaign_two_sessions_same_key_launch_once(dashboard_engine):
     second.button(key="launch").click().run()
 
     assert len(_campaigns(dashboard_engine)) == 1
-    assert "already launched" in second.info[0].value
+    assert second.success[0].value.startswith("Campaign #1 launched")
 
 
 def test_new_campaign_start_another_gets_new_key(dashboard_engine):

@@ -7,6 +7,7 @@ import pytest
 
 from core.db import session_scope
 from core.dispatch import states
+from core.dispatch.sender import RetryPolicy
 from core.models import Suppression
 from tests.dispatch_support import (
     campaign,
@@ -259,3 +260,25 @@ def test_send_client_factory_failure_stops_dispatcher(engine, sandbox):
 
     assert not thread.is_alive()
     assert sandbox.stats()["requests"] == 0
+
+
+class OverflowingRetry(RetryPolicy):
+    """A back-off that raises, as `timedelta` does for a delay of 1e12 seconds."""
+
+    def delay(self, attempts: int, *, at_least: float = 0.0) -> float:
+        raise OverflowError("date value out of range")
+
+
+def test_send_bookkeeping_failure_queues_chunk(engine, sandbox):
+    sandbox.configure(faults={"server_error_rate": 1.0})
+    campaign_id = launch(engine, phones(3))
+    retry = OverflowingRetry(cap_seconds=30.0)
+
+    summary = make_dispatcher(engine, make_settings(sandbox), retry=retry).run_once(timeout=1.0)
+
+    (chunk,) = chunks(engine, campaign_id)
+    assert summary.chunks == {states.QUEUED: 1}
+    assert chunk.state == states.QUEUED
+    assert "Recording the response" in chunk.last_error
+    assert "OverflowError" in chunk.last_error
+    assert ledger_counts(sandbox) == Counter()

@@ -417,6 +417,38 @@ def test_rate_limited_keeps_retry_after():
     assert caught.value.retry_after == 2.0
 
 
+# (case id, Retry-After header, seconds kept); the bound is 300 s and an unreadable value is None.
+RETRY_AFTER_CASES = [
+    ("seconds", "30", 30.0),
+    ("spaces", " 12 ", 12.0),
+    ("infinity", "inf", 300.0),
+    ("huge", "1e12", 300.0),
+    ("beyond_float", "1e400", 300.0),
+    ("negative", "-5", 0.0),
+    ("not_a_number", "nan", None),
+    ("text", "soon", None),
+    ("date_past", "Wed, 21 Oct 2015 07:28:00 GMT", 0.0),
+    ("date_far_ahead", "Wed, 21 Oct 2099 07:28:00 GMT", 300.0),
+    ("invalid_date", "Mon, 99 Foo 2020 07:28:00 GMT", None),
+]
+
+
+@pytest.mark.parametrize(
+    "header, expected",
+    [case[1:] for case in RETRY_AFTER_CASES],
+    ids=[case[0] for case in RETRY_AFTER_CASES],
+)
+def test_rate_limited_retry_after_bounded(header, expected):
+    client = _mock_client(
+        lambda request: httpx.Response(429, headers={"Retry-After": header}, json={"message": "slow"})
+    )
+
+    with pytest.raises(RateLimitedError) as caught:
+        client.balance()
+
+    assert caught.value.retry_after == expected
+
+
 def test_requests_carry_auth_and_json_headers():
     seen: list[httpx.Request] = []
 

@@ -10,6 +10,9 @@
 | 400/422 | failed, recipients NOT_SENT | goes on |
 | 404, 415, another status | queued again | stopped: every chunk would get the same response |
 | an error that is not SMS.to's | uncertain, because the request may have left | goes on |
+
+A 429's Retry-After is followed up to 5 minutes. When recording an outcome fails, the chunk
+still leaves `sending`: uncertain if SMS.to may have accepted it, otherwise queued again.
 """
 
 import logging
@@ -97,18 +100,13 @@ def send_chunk(
             claimed.campaign_id,
             claimed.chunk_id,
         )
-        outcomes.record_retry(
-            context.engine,
-            claimed=claimed,
-            error=f"Preparing the request failed: {exc!r}",
-            delay=context.retry.cap_seconds,
-        )
-        return states.QUEUED
+        reason = f"Preparing the request failed: {exc!r}"
+        return _fall_back(context, claimed, reason=reason, maybe_sent=False)
 
     try:
         result = _request(client, batch, context.callback_url)
     except errors.SmsToError as exc:
-        return _record_error(context, claimed, exc)
+        return _record_error_or_fall_back(context, claimed, exc)
     except Exception as exc:
         # Not a response from SMS.to, so the request may have left (see the table above).
         log.exception(
@@ -116,12 +114,18 @@ def send_chunk(
             claimed.campaign_id,
             claimed.chunk_id,
         )
-        outcomes.record_uncertain(
-            context.engine, claimed=claimed, reason=f"Unexpected error while sending: {exc!r}"
-        )
-        return states.UNCERTAIN
+        reason = f"Unexpected error while sending: {exc!r}"
+        return _fall_back(context, claimed, reason=reason, maybe_sent=True)
 
-    _store_accepted(context, claimed, result)
+    try:
+        _store_accepted(context, claimed, result)
+    except Exception as exc:
+        # SMS.to accepted the request, so the chunk must never be sent again: the reconciler
+        # looks an uncertain chunk up and adopts SMS.to's id.
+        reason = f"SMS.to accepted the request as {result.provider_id}, but storing that failed: {exc!r}"
+        log.exception("campaign %s chunk %s: %s", claimed.campaign_id, claimed.chunk_id, reason)
+        return _fall_back(context, claimed, reason=reason, maybe_sent=True)
+
     log.debug(
         "campaign %s chunk %s accepted as %s",
         claimed.campaign_id,
@@ -163,6 +167,42 @@ def _request(client, batch: Batch, callback_url: str | None) -> SendResult:
 
     messages = [{"message": text, "to": phone} for phone, text in zip(batch.phones, batch.texts)]
     return client.send_personalised(messages=messages, **options)
+
+
+def _record_error_or_fall_back(
+    context: SendContext, claimed: ClaimedChunk, exc: errors.SmsToError
+) -> str:
+    try:
+        return _record_error(context, claimed, exc)
+    except Exception as failure:
+        reason = f"Recording the response ({describe_error(exc)}) failed: {failure!r}"
+        log.exception("campaign %s chunk %s: %s", claimed.campaign_id, claimed.chunk_id, reason)
+        return _fall_back(context, claimed, reason=reason, maybe_sent=exc.maybe_sent)
+
+
+def _fall_back(context: SendContext, claimed: ClaimedChunk, *, reason: str, maybe_sent: bool) -> str:
+    """Move a chunk out of `sending` after an unexpected error, without sending it twice.
+
+    A request that may have been accepted becomes uncertain, and one that certainly was not is
+    queued again after the longest back-off. Each outcome moves only a chunk still `sending`, so
+    this cannot undo an outcome that was stored before the error.
+    """
+    try:
+        if maybe_sent:
+            outcomes.record_uncertain(context.engine, claimed=claimed, reason=reason)
+            return states.UNCERTAIN
+        outcomes.record_retry(
+            context.engine, claimed=claimed, error=reason, delay=context.retry.cap_seconds
+        )
+        return states.QUEUED
+    except Exception:
+        # NOTE: the chunk stays `sending` until `settle_orphans` finds it stale and makes it uncertain.
+        log.exception(
+            "campaign %s chunk %s: recording the fallback outcome failed too",
+            claimed.campaign_id,
+            claimed.chunk_id,
+        )
+        return states.SENDING
 
 
 def _record_error(context: SendContext, claimed: ClaimedChunk, exc: errors.SmsToError) -> str:
@@ -229,7 +269,8 @@ def describe_error(exc: Exception) -> str:
 def _retry_later(context: SendContext, claimed: ClaimedChunk, exc: errors.SmsToError) -> str:
     at_least = 0.0
     if isinstance(exc, errors.RateLimitedError):
-        at_least = exc.retry_after or 0.0
+        # Bounded again here, because an unbounded wait would hold every dispatcher's slots.
+        at_least = errors.bounded_retry_after(exc.retry_after) or 0.0
         hold = max(at_least, context.retry.rate_limited_hold_seconds * random.uniform(0.5, 1.0))
         context.limiter.hold(hold)
 

@@ -11,6 +11,8 @@ For sending at most once, what matters is whether SMS.to may have accepted a sen
   request. `retryable` tells whether the same request may succeed later.
 """
 
+import math
+
 
 class SmsToError(Exception):
     """A request to SMS.to that did not succeed; `str()` is a sentence that tells what to do."""
@@ -50,6 +52,18 @@ class InsufficientBalanceError(SmsToError):
     advice = "the account balance does not cover this send; top up the SMS.to account and retry"
 
 
+# A longer Retry-After is taken as this, because a gateway's "inf" or a date years ahead must not
+# hold every dispatcher's requests past any restart. SMS.to limits requests per second.
+MAX_RETRY_AFTER_SECONDS = 300.0
+
+
+def bounded_retry_after(seconds: float | None) -> float | None:
+    """Clamp a Retry-After to 0..MAX_RETRY_AFTER_SECONDS (infinity to the maximum); NaN is None."""
+    if seconds is None or math.isnan(seconds):
+        return None
+    return min(max(0.0, seconds), MAX_RETRY_AFTER_SECONDS)
+
+
 class RateLimitedError(SmsToError):
     retryable = True
     advice = "more than the allowed requests per second (150) were sent; back off and retry"
@@ -63,7 +77,7 @@ class RateLimitedError(SmsToError):
         detail: str | None = None,
     ) -> None:
         # SMS.to documents no Retry-After header; it is kept when a gateway sends one.
-        self.retry_after = retry_after
+        self.retry_after = bounded_retry_after(retry_after)
         super().__init__(status_code, provider_message, detail=detail)
 
 

@@ -1,7 +1,9 @@
 """Turn SMS.to's HTTP responses and httpx's transport errors into results or `SmsToError`s."""
 
+import email.utils
 import json
 import logging
+from datetime import UTC, datetime
 from decimal import Decimal
 
 import httpx
@@ -79,11 +81,32 @@ def provider_message(response: httpx.Response, body: dict | None) -> str | None:
 
 
 def _retry_after(response: httpx.Response) -> float | None:
-    value = response.headers.get("Retry-After")
-    try:
-        return max(0.0, float(value)) if value else None
-    except ValueError:
+    """Return the Retry-After header in seconds, or None when it is absent or invalid.
+
+    The header contains seconds or an HTTP date (RFC 9110). RateLimitedError bounds the value.
+    """
+    value = response.headers.get("Retry-After", "").strip()
+    if not value:
         return None
+
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = _seconds_until(value)
+    if seconds is None:
+        log.debug("ignoring a Retry-After header that is neither seconds nor a date: %.40r", value)
+    return seconds
+
+
+def _seconds_until(http_date: str) -> float | None:
+    try:
+        moment = email.utils.parsedate_to_datetime(http_date)
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
+    if moment.tzinfo is None:
+        # RFC 9110 dates are in GMT; "-0000" parses without a zone.
+        moment = moment.replace(tzinfo=UTC)
+    return (moment - datetime.now(UTC)).total_seconds()
 
 
 def required_field(body: dict, name: str, response: httpx.Response) -> object:

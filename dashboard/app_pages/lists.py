@@ -5,6 +5,7 @@ import streamlit as st
 from core.importing import list_recipient_lists
 from dashboard import compose, launch_form, launch_view, lists_view
 from dashboard import new_campaign_view as view
+from dashboard.rewrite_view import render_rewrite
 from dashboard.state import db_session, settings
 
 st.title("Lists")
@@ -38,9 +39,10 @@ view.render_sender_check(sender, sender_error)
 check = view.check_typed_message(message, rows, country)
 view.render_message_check(message, check)
 checked, placeholder_error = view.rows_for_message(rows, check)
-view.render_rewrite(message, check, checked, country)
-preview = view.render_rows_preview(
-    checked, message, country, check, placeholder_error, show_verdicts=False
+preview = view.preview_for_message(checked, message, country, check, placeholder_error)
+render_rewrite(message, check, view.sendable_rows(checked), preview, country)
+view.render_rows_preview(
+    checked, preview, message, country, placeholder_error, show_verdicts=False
 )
 skip_missing = view.render_missing_values(preview, checked)
 

@@ -7,6 +7,7 @@ import streamlit as st
 
 from dashboard import compose, launch_form, launch_view
 from dashboard import new_campaign_view as view
+from dashboard.rewrite_view import render_rewrite
 from dashboard.state import settings
 
 st.title("New campaign")
@@ -34,8 +35,10 @@ check = view.check_typed_message(message, imported, country)
 view.render_message_check(message, check)
 
 rows, placeholder_error = view.rows_for_message(imported, check)
-view.render_rewrite(message, check, rows, country)
-preview = view.render_rows_preview(rows, message, country, check, placeholder_error)
+preview = view.preview_for_message(rows, message, country, check, placeholder_error)
+candidates = view.sendable_rows(rows) if rows is not None else None
+render_rewrite(message, check, candidates, preview, country)
+view.render_rows_preview(rows, preview, message, country, placeholder_error)
 skip_missing = view.render_missing_values(preview, rows)
 
 st.divider()
