@@ -145,21 +145,27 @@ def describe_too_many_parts(parts: int) -> str | None:
     )
 
 
+def find_lone_surrogate(text: str) -> int | None:
+    """Return the index of the text's first lone surrogate, or None when it has none."""
+    match = _SURROGATE.search(text)
+    return None if match is None else match.start()
+
+
 def describe_lone_surrogate(text: str) -> str | None:
     """Return a sentence naming the text's first lone surrogate, or None when it has none."""
-    match = _SURROGATE.search(text)
-    if match is None:
+    index = find_lone_surrogate(text)
+    if index is None:
         return None
 
-    code = ord(match.group())
+    code = ord(text[index])
     if code in _ESCAPED_BYTES:
         return (
-            f"The message has the byte 0x{code - 0xDC00:02X} at index {match.start()}, which is "
+            f"The message has the byte 0x{code - 0xDC00:02X} at index {index}, which is "
             "not valid UTF-8, so there is no character to send. Set the terminal to UTF-8 (for "
             "example LANG=C.UTF-8) and type the text again."
         )
     return (
-        f"The message has U+{code:04X} at index {match.start()}, half of a UTF-16 surrogate pair "
+        f"The message has U+{code:04X} at index {index}, half of a UTF-16 surrogate pair "
         "and not a character, so it cannot be sent. Remove it or type the character again."
     )
 

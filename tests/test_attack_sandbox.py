@@ -19,11 +19,6 @@ def sandbox():
         yield server
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a message with a lone surrogate escape makes the sandbox answer a plain-text 500, "
-    "which the dispatcher retries as a server fault, where SMS.to answers 400 for an invalid message",
-)
 @pytest.mark.parametrize("path", ["/sms/send", "/sms/estimate"])
 def test_sandbox_lone_surrogate_message_400(sandbox, path):
     response = httpx.post(sandbox.base_url + path, content=LONE_SURROGATE_BODY, headers=HEADERS)

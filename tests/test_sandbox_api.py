@@ -498,6 +498,16 @@ def test_config_rejects_bad_settings(sandbox, settings):
     assert httpx.get(sandbox.base_url + "/_sandbox/config").json()["rate_limit"] == 150
 
 
+def test_config_lone_surrogate_400(sandbox):
+    body = b'{"contact_lists": {"friends": ["+3579900\\udc00"]}}'
+
+    response = httpx.post(sandbox.base_url + "/_sandbox/config", content=body)
+
+    assert response.status_code == 400
+    assert "contact_lists.friends[0]" in response.json()["message"]
+    assert "friends" not in httpx.get(sandbox.base_url + "/_sandbox/config").json()["contact_lists"]
+
+
 def test_reset_restores_startup_state(sandbox):
     sandbox.configure(rate_limit=5, balance="3")
     post(sandbox, "/sms/send", {"message": "Hi", "to": PHONE})

@@ -2,6 +2,7 @@
 
 import hashlib
 import hmac
+import json
 import random
 import uuid
 from decimal import Decimal
@@ -9,6 +10,7 @@ from decimal import Decimal
 import pytest
 
 from core.cli import build_parser
+from core.sandbox.bodies import HttpError, parse_send_body
 from core.sandbox.config import SandboxConfig, apply_update, parse_outcome_mix
 from core.sandbox.fates import (
     calling_code_region,
@@ -263,3 +265,35 @@ def test_sandbox_arguments_from_keywords():
         }
     )
     assert arguments == ["--seed", "1", "--no-reports", "--report-retry-schedule", "0.1,0.2"]
+
+
+# (case id, JSON body with a lone surrogate escape, field named in the 400 message)
+LONE_SURROGATE_BODIES = [
+    ("message", r'{"message": "caf\ud800", "to": "+35799000001"}', "The message field"),
+    ("to", r'{"message": "hi", "to": "+3579900\udc00"}', "The to field"),
+    ("to_list", r'{"message": "hi", "to": ["+35799000001", "\udfff"]}', "The to[1] field"),
+    ("personalised", r'{"messages": [{"message": "\ud83d!", "to": "+35799000001"}]}', "messages[0].message"),
+    ("sender_id", r'{"message": "hi", "to": "+35799000001", "sender_id": "A\ud800"}', "sender_id"),
+    ("key", r'{"message": "hi", "to": "+35799000001", "x\ud800": 1}', "body key"),
+]
+
+
+@pytest.mark.parametrize(
+    "body, field",
+    [case[1:] for case in LONE_SURROGATE_BODIES],
+    ids=[case[0] for case in LONE_SURROGATE_BODIES],
+)
+def test_parse_send_body_lone_surrogate_400(body, field):
+    with pytest.raises(HttpError) as raised:
+        parse_send_body(json.loads(body), {})
+
+    assert raised.value.status_code == 400
+    assert field in raised.value.message
+    assert "surrogate" in raised.value.message
+
+
+def test_parse_send_body_surrogate_pair_accepted():
+    # A pair escaped in JSON parses to one astral character, which is valid text.
+    send = parse_send_body(json.loads(r'{"message": "\ud83d\ude00", "to": "+35799000001"}'), {})
+
+    assert send.text == "😀"

@@ -12,6 +12,7 @@ from urllib.parse import urlsplit
 from core.errors import InputError
 from core.sandbox.ledger import CAMPAIGN, SINGLE
 from core.sender_id import validate_sender_id
+from core.sms_parts import find_lone_surrogate
 
 SCHEDULE_FORMAT = "%Y-%m-%d %H:%M:%S"
 
@@ -44,10 +45,34 @@ class SendRequest:
     scheduled_at: float | None
 
 
+def reject_lone_surrogates(value: object, where: str = "body") -> None:
+    """Raise HttpError(400) when a string of a parsed JSON value contains a lone surrogate.
+
+    JSON may escape half of a UTF-16 pair ("\\ud800"), which parses to a str that cannot be
+    encoded or sent. It gets the 400 of an invalid field, never a 500 that a client would retry.
+    """
+    if isinstance(value, str):
+        index = find_lone_surrogate(value)
+        if index is not None:
+            raise HttpError(
+                400,
+                f"The {where} field contains U+{ord(value[index]):04X} at index {index}, half of "
+                "a UTF-16 surrogate pair and not a character; send valid text.",
+            )
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            reject_lone_surrogates(key, f"{where} key")
+            reject_lone_surrogates(item, key if where == "body" else f"{where}.{key}")
+    elif isinstance(value, list):
+        for position, item in enumerate(value):
+            reject_lone_surrogates(item, f"{where}[{position}]")
+
+
 def parse_send_body(data: object, contact_lists: dict[str, list[str]]) -> SendRequest:
     """Validate a send or estimate body; raise HttpError(400) naming what is wrong."""
     if not isinstance(data, dict):
         raise HttpError(400, "The request body must be a JSON object.")
+    reject_lone_surrogates(data)
 
     options = _parse_options(data)
     if "messages" in data:

@@ -16,7 +16,7 @@ from collections.abc import AsyncIterator
 
 from core.money import format_money
 from core.sandbox.asgi import Request, Send, encode_json, send_json, send_stream
-from core.sandbox.bodies import HttpError
+from core.sandbox.bodies import HttpError, reject_lone_surrogates
 from core.sandbox.config import apply_update, parse_balance
 from core.sandbox.ledger import Ledger
 from core.sandbox.processing import region_price
@@ -84,6 +84,7 @@ class ControlApi:
             raise HttpError(400, "The body must be a JSON object of settings.") from None
         if not isinstance(data, dict):
             raise HttpError(400, "The body must be a JSON object of settings.")
+        reject_lone_surrogates(data)
 
         try:
             balance = parse_balance(data.pop("balance")) if "balance" in data else None
