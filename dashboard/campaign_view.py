@@ -18,12 +18,14 @@ from core.campaign_stats import (
     list_recipients,
 )
 from core.campaigns import CampaignSummary, get_campaign, status_timeline, summarise_campaign
+from core.dispatch import states
 from core.models import Campaign
 from core.money import format_money
 from core.reports.unmatched import list_unmatched
 from dashboard import charts
 from dashboard.address import keep_in_address
 from dashboard.exports import recipients_csv_callback
+from dashboard.retry_estimate import RetryEstimate, estimate_retry
 from dashboard.state import db_session, get_engine
 from dashboard.tables import (
     country_costs_frame,
@@ -38,17 +40,22 @@ REFRESH_SECONDS = 5
 PAGE_SIZE = 100
 UNMATCHED_LIMIT = 200
 _ALL = "all statuses"
+# Stages of recipients that the dispatcher has not handed to SMS.to.
+_NOT_STARTED = ("queued", "not sent")
+_WAITING = (states.CAMPAIGN_QUEUED, states.CAMPAIGN_SCHEDULED)
 
 
 @dataclass(frozen=True)
 class Snapshot:
     """Everything the live part of the page draws, read in one session."""
 
+    campaign: Campaign
     summary: CampaignSummary
     stages: dict[str, int]
     timeline: list[tuple[datetime, str, int]]
     delivery_times: dict[str, int]
     country_costs: list[CountryCost]
+    retry: RetryEstimate
     finished: bool
 
 
@@ -97,8 +104,9 @@ def load_campaign(campaign_id: int) -> Campaign | None:
 
 @dataclass(frozen=True)
 class Progress:
-    """The campaign's counts per status and per stage, and whether it can still change."""
+    """The campaign as stored now, its counts per status and stage, and whether it can change."""
 
+    campaign: Campaign
     summary: CampaignSummary
     stages: dict[str, int]
     finished: bool
@@ -113,28 +121,52 @@ def _progress(session, campaign: Campaign) -> Progress:
     stages = count_stages(session, campaign_id=campaign.id)
     fresh = get_campaign(session, campaign_id=campaign.id) or campaign
     summary = summarise_campaign(session, campaign_id=campaign.id)
-    return Progress(summary, stages, is_finished(fresh, stages))
+    return Progress(fresh, summary, stages, is_finished(fresh, stages))
 
 
 def load_snapshot(campaign: Campaign) -> Snapshot:
     with db_session() as session:
         progress = _progress(session, campaign)
         return Snapshot(
+            campaign=progress.campaign,
             summary=progress.summary,
             stages=progress.stages,
             timeline=status_timeline(session, campaign_id=campaign.id),
             delivery_times=count_delivery_times(session, campaign_id=campaign.id),
             country_costs=list_country_costs(session, campaign_id=campaign.id),
+            retry=estimate_retry(session, campaign_id=campaign.id),
             finished=progress.finished,
         )
 
 
 def render_header(campaign: Campaign) -> None:
+    """Show the parts of the campaign that never change: its name and message."""
     st.subheader(f"#{campaign.id} {campaign.name}".strip())
-    details = [
-        f"status **{campaign.status}**",
-        f"sender ID {campaign.sender_id or 'account default'}",
-    ]
+    with st.expander("Message"):
+        st.text(campaign.message)
+
+
+def display_status(status: str, stages: dict[str, int]) -> str:
+    """Return the status to show: "sending" for a queued or scheduled one already under way.
+
+    core.dispatch.planner sets a campaign to sending in the transaction that writes its chunks.
+    The stored status lags only when something else wrote the row, and the recipients' stages
+    then show the real progress.
+    """
+    started = sum(count for stage, count in stages.items() if stage not in _NOT_STARTED)
+    if status in _WAITING and started:
+        return states.CAMPAIGN_SENDING
+    return status
+
+
+def render_status(snapshot: Snapshot) -> None:
+    """Show the campaign's status as it is now, with its sender ID, schedule and reason."""
+    campaign = snapshot.campaign
+    shown = display_status(campaign.status, snapshot.stages)
+    status = f"status **{shown}**"
+    if shown != campaign.status:
+        status += f" (stored as {campaign.status}, but recipients are already being sent)"
+    details = [status, f"sender ID {campaign.sender_id or 'account default'}"]
     if campaign.scheduled_for:
         details.append(
             f"scheduled for {campaign.scheduled_for:%Y-%m-%d %H:%M} UTC ({campaign.timezone})"
@@ -142,8 +174,6 @@ def render_header(campaign: Campaign) -> None:
     if campaign.status_reason:
         details.append(campaign.status_reason)
     st.markdown(" · ".join(details))
-    with st.expander("Message"):
-        st.text(campaign.message)
 
 
 def render_live(snapshot: Snapshot) -> None:

@@ -1,6 +1,7 @@
 """Sections of the Callback health page."""
 
 from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
 
 import pandas as pd
 import streamlit as st
@@ -21,15 +22,17 @@ def render_health(health: CallbackHealth) -> None:
     counts[4].metric("Out-of-order reports", health.out_of_order)
     counts[5].metric("Unmatched reports", health.unmatched)
 
+    # Values stay short enough for a fifth of a 1400 px window; the long ones go in the caption.
     timing = st.columns(5)
     timing[0].metric("Reports parsed", health.reports)
     timing[1].metric("Bodies waiting", health.waiting_bodies)
-    timing[2].metric("Last report", _time_text(health.last_report_at))
-    timing[3].metric("Lag to first report, median", _seconds_text(health.lag_median_seconds))
-    timing[4].metric("Lag to first report, p95", _seconds_text(health.lag_p95_seconds))
+    timing[2].metric("Last report", age_text(health.last_report_at))
+    timing[3].metric("Lag, median", _seconds_text(health.lag_median_seconds))
+    timing[4].metric("Lag, p95", _seconds_text(health.lag_p95_seconds))
     st.caption(
-        f"Lag from SMS.to's acceptance to the first report, over the latest "
-        f"{health.lag_sample_size} recipients that have both times. Opt-outs: {health.optouts}."
+        f"Last report received: {_time_text(health.last_report_at)}. Lag is the time from "
+        f"SMS.to's acceptance to the first report, over the latest {health.lag_sample_size} "
+        f"recipients that have both times. Opt-outs: {health.optouts}."
     )
 
 
@@ -47,8 +50,24 @@ def render_unmatched(reasons: Mapping[str, int], reports: Sequence[UnmatchedRepo
     st.caption(f"The newest {len(reports)} unmatched reports; phone numbers masked.")
 
 
-def _time_text(moment) -> str:
+def _time_text(moment: datetime | None) -> str:
     return "none yet" if moment is None else f"{moment:%Y-%m-%d %H:%M:%S} UTC"
+
+
+def age_text(moment: datetime | None, *, now: datetime | None = None) -> str:
+    """Return how long ago `moment` (UTC; naive means UTC) was, or its date when over two days."""
+    if moment is None:
+        return "none yet"
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    seconds = ((now or datetime.now(UTC)) - moment).total_seconds()
+    if seconds < 120:
+        return f"{max(seconds, 0):.0f} s ago"
+    if seconds < 120 * 60:
+        return f"{seconds / 60:.0f} min ago"
+    if seconds < 48 * 3600:
+        return f"{seconds / 3600:.0f} h ago"
+    return f"{moment:%Y-%m-%d}"
 
 
 def _seconds_text(seconds: float | None) -> str:

@@ -9,6 +9,7 @@ from streamlit.testing.v1 import AppTest
 
 from core.models import Recipient
 from core.reports import counters
+from dashboard.health_view import age_text
 from tests.dashboard_support import (
     APP,
     START,
@@ -75,7 +76,7 @@ def test_callback_health_lag_from_send_to_first_report(dashboard_engine):
 
     metrics = _metrics(_open())
 
-    assert metrics["Lag to first report, median"] == "30 s"
+    assert metrics["Lag, median"] == "30 s"
 
 
 def _set_first_report(engine, *, delay: timedelta) -> None:
@@ -101,3 +102,25 @@ def test_callback_health_unmatched_reasons_masked(dashboard_engine):
     }
     assert len(reports) == 3
     assert set(reports["phone"]) == {"+357******77"}
+
+
+def test_callback_health_last_report_time_in_caption(dashboard_engine):
+    add_unmatched_report(dashboard_engine, reason="unknown tracking id")
+
+    at = _open()
+    captions = " ".join(caption.value for caption in at.caption)
+
+    assert _metrics(at)["Last report"] == "2025-01-06"
+    assert "Last report received: 2025-01-06 09:00:00 UTC" in captions
+
+
+@pytest.mark.parametrize(
+    ("seconds_ago", "text"),
+    [(0, "0 s ago"), (45, "45 s ago"), (600, "10 min ago"), (5 * 3600, "5 h ago"),
+     (3 * 86400, "2025-01-03")],
+)  # fmt: skip
+def test_age_text_short_forms(seconds_ago, text):
+    moment = START - timedelta(seconds=seconds_ago)
+
+    assert age_text(moment, now=START) == text
+

@@ -3,6 +3,8 @@
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from dashboard.campaign_view import display_status
+
 from tests.dashboard_support import (
     APP,
     add_unmatched_report,
@@ -170,3 +172,32 @@ def test_campaign_lists_its_unmatched_reports(dashboard_engine):
 
     assert len(unmatched) == 1
     assert list(unmatched[0]["reason"]) == ["phone not in campaign"]
+
+
+def _status_line(at: AppTest) -> str:
+    return next(item.value for item in at.markdown if item.value.startswith("status"))
+
+
+def test_campaign_status_sending_once_recipients_accepted(dashboard_engine):
+    campaign_id = seed_campaign(dashboard_engine, status="queued")
+    set_report(dashboard_engine, phone="+35799000001", status="DELIVERED", price="0.035")
+
+    line = _status_line(_open({"id": str(campaign_id)}))
+
+    assert line.startswith("status **sending**")
+    assert "stored as queued" in line
+
+
+@pytest.mark.parametrize(
+    ("stages", "status", "shown"),
+    [
+        ({"queued": 5}, "queued", "queued"),
+        ({"queued": 4, "no report yet": 1}, "queued", "sending"),
+        ({"queued": 4, "delivered": 1}, "scheduled", "sending"),
+        ({"not sent": 5}, "queued", "queued"),
+        ({"delivered": 5}, "completed", "completed"),
+        ({"queued": 4, "delivered": 1}, "paused", "paused"),
+    ],
+)
+def test_display_status_from_stages(stages, status, shown):
+    assert display_status(status, stages) == shown

@@ -78,19 +78,82 @@ def test_controls_cancel_with_confirmation(dashboard_engine):
     assert "5 recipients will not be sent" in at.success[0].value
 
 
+def _with_failures(engine) -> int:
+    campaign_id = seed_campaign(engine, status="completed")
+    set_report(engine, phone="+35799000001", status="FAILED")
+    set_report(engine, phone="+35799000002", status="EXPIRED")
+    return campaign_id
+
+
+def _retry_confirmed(at: AppTest) -> AppTest:
+    at.checkbox(key="confirm_retry").check().run()
+    return at.button(key="retry_failed").click().run()
+
+
 def test_controls_retry_failed_twice_launches_once(dashboard_engine):
-    campaign_id = seed_campaign(dashboard_engine, status="completed")
-    set_report(dashboard_engine, phone="+35799000001", status="FAILED")
-    set_report(dashboard_engine, phone="+35799000002", status="EXPIRED")
+    at = _open(_with_failures(dashboard_engine))
+
+    first_text = _retry_confirmed(at).success[0].value
+    _retry_confirmed(at)
+
+    assert first_text == "Retry campaign #2 launched: 2 recipients queued."
+    assert at.success[0].value == first_text
+    assert any("launched once" in caption.value for caption in at.caption)
+    assert _campaign_count(dashboard_engine) == 2
+
+
+def test_controls_retry_needs_confirmation(dashboard_engine):
+    at = _open(_with_failures(dashboard_engine))
+
+    at.button(key="retry_failed").click().run()
+
+    assert "Tick Confirm retry first" in at.error[0].value
+    assert _campaign_count(dashboard_engine) == 1
+
+
+def test_controls_retry_shows_count_and_cost(dashboard_engine):
+    at = _open(_with_failures(dashboard_engine))
+
+    captions = " ".join(caption.value for caption in at.caption)
+
+    assert at.button(key="retry_failed").label == "Retry failed (2)"
+    assert "for 2 recipients at once, estimated 0.07 EUR" in captions
+
+
+def test_controls_retry_confirmation_resets_after_retry(dashboard_engine):
+    at = _retry_confirmed(_open(_with_failures(dashboard_engine)))
+
+    assert at.checkbox(key="confirm_retry").value is False
+
+
+@pytest.mark.parametrize(
+    ("key", "expected"),
+    [("pause", "cannot be paused"), ("cancel", "cannot be cancelled")],
+)
+def test_controls_stale_click_shows_control_error(dashboard_engine, key, expected):
+    campaign_id = seed_campaign(dashboard_engine, status="sending")
+    at = _open(campaign_id)
+    at.checkbox(key="confirm_cancel").check().run()
+
+    # The dispatcher completes the campaign after the page drew the enabled button.
+    with Session(dashboard_engine) as session:
+        session.execute(update(Campaign).where(Campaign.id == campaign_id).values(status="completed"))
+        session.commit()
+    at.button(key=key).click().run()
+
+    assert expected in at.error[0].value
+    assert at.button(key=key).disabled
+
+
+@pytest.mark.parametrize("status", ["completed", "cancelled"])
+@pytest.mark.parametrize("key", ["pause", "resume", "cancel", "confirm_cancel"])
+def test_controls_disabled_when_finished(dashboard_engine, status, key):
+    campaign_id = seed_campaign(dashboard_engine, status=status)
     at = _open(campaign_id)
 
-    at.button(key="retry_failed").click().run()
-    first_text = at.success[0].value
-    at.button(key="retry_failed").click().run()
+    widget = at.checkbox(key=key) if key.startswith("confirm") else at.button(key=key)
 
-    assert "queued for 2 recipients" in first_text
-    assert "already launched" in at.success[0].value
-    assert _campaign_count(dashboard_engine) == 2
+    assert widget.disabled
 
 
 def test_controls_retry_disabled_without_failures(dashboard_engine):
@@ -142,4 +205,4 @@ def test_uncertain_resend_needs_choice_and_confirmation(dashboard_engine):
     assert still_disabled
     assert old_state == "resent"
     assert status == "PENDING"
-    assert "Re-sending 1 chunks" in at.success[0].value
+    assert at.success[0].value == "Re-sending 1 chunk as new chunk 2."
