@@ -26,9 +26,13 @@ def campaign_link(campaign_id: int) -> str:
 
 
 def campaign_summaries_frame(summaries: Iterable[CampaignSummary]) -> pd.DataFrame:
-    """Build one row per campaign: status, delivered, failed, pending and not sent counts, cost."""
+    """Build one row per campaign: status, delivered, failed, pending and not sent counts, cost.
+
+    The link to the campaign's page comes first, so it is in view on a narrow screen.
+    """
     rows = [_summary_row(summary) for summary in summaries]
     columns = [
+        "page",
         "id",
         "name",
         "status",
@@ -41,7 +45,6 @@ def campaign_summaries_frame(summaries: Iterable[CampaignSummary]) -> pd.DataFra
         "cost",
         "estimated cost",
         "unmatched reports",
-        "page",
     ]
     return pd.DataFrame(rows, columns=columns)
 

@@ -53,6 +53,14 @@ def test_campaigns_counts_delivered_failed_pending(dashboard_engine):
     assert row["page"] == f"campaign?id={campaign_id}"
 
 
+def test_campaigns_link_column_first(dashboard_engine):
+    seed_campaign(dashboard_engine)
+
+    frame = _open().dataframe[0].value
+
+    assert list(frame.columns)[0] == "page"
+
+
 def test_campaigns_selecting_row_opens_campaign_page(dashboard_engine):
     campaign_id = seed_campaign(dashboard_engine)
     at = _open()

@@ -24,11 +24,14 @@ selection = st.dataframe(
     on_select="rerun",
     selection_mode="single-row",
     column_config={
-        "page": st.column_config.LinkColumn("page", display_text="open"),
+        "page": st.column_config.LinkColumn("page", display_text="open", width="small"),
         "created": st.column_config.DatetimeColumn("created", format="YYYY-MM-DD HH:mm"),
     },
 )
-st.caption("Select a row to open its campaign page, or use the link in the last column.")
+st.caption(
+    "Select a row with the box at its left to open its campaign here, or use 'open' in the "
+    "first column to open it in a new tab."
+)
 
 chosen_rows = selection.selection.rows
 if chosen_rows:
