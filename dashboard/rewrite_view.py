@@ -18,7 +18,7 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class Saving:
-    """What a rewrite changes over its scope: parts and cost saved (negative when it adds).
+    """The change a rewrite makes over its scope: parts and cost saved (negative when it adds).
 
     `scope` ends the sentences that state a saving. `unchanged` starts the sentence that states
     the parts kept when there is no saving.
