@@ -31,7 +31,7 @@ _slot = RateSlot.__table__.c
 
 # How long a slot stays used: one second plus a guard for the time between taking it and the
 # request arriving (a thread switch, a busy event loop on the other side).
-DEFAULT_WINDOW_SECONDS = 1.1
+DEFAULT_WINDOW_SECONDS = 1.2
 
 
 @dataclass(frozen=True)
