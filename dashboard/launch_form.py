@@ -39,7 +39,6 @@ TEST_SEND_NAME = "Test send"
 _KEY_PATTERN = re.compile(r"[0-9a-f]{32}")
 _GENERATION = "form_generation"
 _IMPORTS = "form_imports"
-_STORED_LIST = "form_stored_list"
 # Widgets of the launch forms, forgotten when a new form starts.
 FORM_WIDGETS = (
     "message",
@@ -81,7 +80,7 @@ def start_new_form(widget_keys: tuple[str, ...], name: str = "launch_key") -> No
     """Forget the form's inputs and give it a new launch key (an on_click callback)."""
     for widget_key in widget_keys:
         st.session_state.pop(widget_key, None)
-    for cached in (_IMPORTS, _STORED_LIST):
+    for cached in (_IMPORTS,):
         st.session_state.pop(cached, None)
     st.session_state[name] = new_launch_key()
     # A new uploader key empties the file uploader, which has no other way to be cleared.
@@ -133,18 +132,20 @@ class Choices:
 
 
 def launch_import(result: ImportResult, choices: Choices, *, key: str) -> LaunchResult:
-    """Store the import as a list (once per form) and launch a campaign on its accepted rows."""
-    stored = st.session_state.get(_STORED_LIST)
-    if stored is None or stored[0] != key or stored[1] is not result:
-        with db_session() as session:
-            recipient_list = store_import(session, result=result, name=choices.name)
-        stored = (key, result, recipient_list.id)
-        st.session_state[_STORED_LIST] = stored
-    return launch_list_rows(result.rows, choices, key=key, list_id=stored[2])
+    """Launch a campaign on the import's accepted rows, storing the import as a list with it.
+
+    The list is written in the campaign's own transaction and only for a new launch key, so a
+    refused launch or a repeated click stores no extra list.
+    """
+
+    def store_list(session) -> int:
+        return store_import(session, result=result, name=choices.name).id
+
+    return launch_list_rows(result.rows, choices, key=key, list_id=None, store_list=store_list)
 
 
 def launch_list_rows(
-    rows: pd.DataFrame, choices: Choices, *, key: str, list_id: int | None
+    rows: pd.DataFrame, choices: Choices, *, key: str, list_id: int | None, store_list=None
 ) -> LaunchResult:
     """Launch a campaign on rows shaped like `ImportResult.rows`, through core's launch path."""
     options = LaunchOptions(
@@ -158,7 +159,7 @@ def launch_list_rows(
         timezone=choices.timezone,
         list_id=list_id,
     )
-    launched = launch_rows(get_engine(), rows=rows, options=options)
+    launched = launch_rows(get_engine(), rows=rows, options=options, store_list=store_list)
     log.info(
         "form launch resolved to campaign %s (new: %s)", launched.campaign.id, launched.created
     )

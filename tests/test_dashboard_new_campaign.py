@@ -259,6 +259,24 @@ def test_new_campaign_missing_values_refuse_launch_until_skipped(dashboard_engin
     assert at.success[0].value.startswith("Campaign #1 launched: 2 recipients queued")
 
 
+def test_new_campaign_refused_launch_stores_no_list(dashboard_engine):
+    at = _type(_upload(_open()), "Hello {name}")
+
+    at.button(key="launch").click().run()
+
+    with Session(dashboard_engine) as session:
+        assert list(session.execute(select(RecipientList)).scalars()) == []
+
+
+def test_new_campaign_rerun_after_launch_stores_one_list(dashboard_engine):
+    at = _type(_upload(_open()), "Hello {city}")
+    at.button(key="launch").click().run()
+    at.run()
+
+    with Session(dashboard_engine) as session:
+        assert len(list(session.execute(select(RecipientList)).scalars())) == 1
+
+
 def test_new_campaign_launch_stores_the_list(dashboard_engine):
     at = _type(_upload(_open()), "Hello {city}")
     at.button(key="launch").click().run()
