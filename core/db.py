@@ -1,4 +1,7 @@
-"""Engine creation and sessions; SQLite runs in WAL mode so readers never block the writer."""
+"""Engine creation, schema migrations and sessions.
+
+SQLite runs in WAL mode, so that readers do not block the writer.
+"""
 
 import fcntl
 import logging
@@ -62,7 +65,7 @@ def init_db(engine: Engine) -> None:
             SQLModel.metadata.create_all(connection)
             command.stamp(config, "head")
         elif "alembic_version" not in tables:
-            # A database created before migrations existed holds the first revision's schema.
+            # A database created before migrations existed has the first revision's schema.
             command.stamp(config, FIRST_REVISION)
             command.upgrade(config, "head")
         else:

@@ -1,7 +1,7 @@
 """From an imported file to a queued campaign: the one launch path of the CLI and the dashboard.
 
 The accepted rows of an import become recipients, each with its rendered text's parts and
-estimated cost; rows with a missing placeholder value block the launch unless the operator chose
+estimated cost. Rows with a missing placeholder value block the launch, unless the operator chose
 to skip them. A test send is a one-recipient campaign through this same path, so the dashboard
 never talks to SMS.to itself.
 """
@@ -28,7 +28,7 @@ _BUILT_IN_COLUMNS = set(ROW_COLUMNS)
 
 @dataclass(frozen=True)
 class LaunchOptions:
-    """What the operator chose besides the recipients."""
+    """The operator's choices for a launch, besides the recipients."""
 
     message: str
     name: str = ""

@@ -1,8 +1,8 @@
 """Entry points that start long-running processes: `serve`, `dispatch` and `run`.
 
-`run` is what `make run` calls: it starts the sandbox provider (unless an API key is set), the
-companion server and the dashboard as child processes on loopback, prints the dashboard's address,
-and stops all three on Ctrl-C or as soon as one of them exits.
+`run` is what `make run` calls. It starts the sandbox provider (unless an API key is set), the
+companion server and the dashboard as child processes on loopback, and prints the dashboard's
+address. It stops all three on Ctrl-C, or as soon as one of them exits.
 """
 
 import argparse
@@ -32,7 +32,7 @@ def serve_command(args: argparse.Namespace) -> int:
     import uvicorn
 
     if args.no_dispatcher:
-        # The server reads its settings at import; this is how an entry point tells it.
+        # The server reads its settings from the environment when it is imported.
         os.environ["DISPATCHER_ENABLED"] = "false"
     uvicorn.run("webhook_server:app", host=args.host, port=args.port, log_level="info")
     return 0
@@ -169,7 +169,7 @@ def _wait_healthy(child: Child) -> None:
         except httpx.HTTPError:
             pass
         time.sleep(0.2)
-    raise RuntimeError(f"The {child.name} did not answer at {child.health_url} within {_STARTUP_TIMEOUT_S:.0f} s.")
+    raise RuntimeError(f"The {child.name} did not respond at {child.health_url} within {_STARTUP_TIMEOUT_S:.0f} s.")
 
 
 def _announce(dashboard_port: int, *, sandbox: bool) -> None:

@@ -3,7 +3,7 @@
 The current status is the report with the highest precedence, never the latest to arrive, so the
 arrival order of reports never changes the result and a final status never regresses (a late SENT
 cannot overwrite DELIVERED). Within the final statuses, stronger evidence wins: a DELIVERED report
-beats an EXPIRED one, because EXPIRED only says that no final report had come yet.
+beats an EXPIRED one, because EXPIRED only means that no final report had come yet.
 """
 
 PENDING = "PENDING"  # our own word for "no report yet"
@@ -28,7 +28,7 @@ _PRECEDENCE = [
 _RANK = {status: index * 10 for index, status in enumerate(_PRECEDENCE)}
 
 # An unknown status is stored and shown, but it ranks just above PENDING and below SENDING:
-# it proves the provider knows the message, and nothing more.
+# it proves that the provider accepted the message, and nothing more.
 UNKNOWN_RANK = _RANK["PENDING"] + 5
 
 FINAL = frozenset({"DELIVERED", "FAILED", "UNDELIVERED", "EXPIRED", "REJECTED", "UNSUBSCRIBED"})
