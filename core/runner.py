@@ -78,6 +78,10 @@ def run_command(args: argparse.Namespace) -> int:
     )
     children: list[Child] = []
     _check_ports_free(args, sandbox=settings.api_key is None)
+    # The children run in sessions of their own, so this process must stop them on SIGTERM as
+    # on Ctrl-C, even when it was started with SIGINT ignored (in the background of a script).
+    signal.signal(signal.SIGTERM, _interrupt)
+    signal.signal(signal.SIGINT, _interrupt)
 
     try:
         if settings.api_key is None:
@@ -98,6 +102,10 @@ def run_command(args: argparse.Namespace) -> int:
     finally:
         # Stopped in this order so the dispatcher's last request still finds the sandbox.
         _stop_all(list(reversed(children)))
+
+
+def _interrupt(_signum, _frame) -> None:
+    raise KeyboardInterrupt
 
 
 def _check_ports_free(args: argparse.Namespace, *, sandbox: bool) -> None:
