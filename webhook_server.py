@@ -36,7 +36,7 @@ from core.settings import Settings, get_settings
 log = logging.getLogger(__name__)
 
 _ACCEPTED = b'{"status":"accepted"}'
-# A request in flight gets this long to finish and record its answer before shutdown goes on.
+# A request in flight gets this long to finish and record its response before shutdown goes on.
 _DISPATCHER_STOP_SECONDS = 30.0
 _AUTH_MESSAGES = {
     "missing_signature": f"The request has no {SIGNATURE_HEADER} header and no token.",

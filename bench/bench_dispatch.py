@@ -100,7 +100,7 @@ def raw_loop(base_url: str, count: int, chunk_size: int, limit: int, concurrency
 
 
 def _post_until_accepted(client: httpx.Client, body: dict, pacer: "_Pacer") -> None:
-    # On a loaded machine the sandbox can see paced requests bunched together and answer 429;
+    # On a loaded machine the sandbox can see paced requests bunched together and respond with 429;
     # the baseline then waits and repeats, as the dispatcher does (429 is never carried out).
     while True:
         pacer.wait()

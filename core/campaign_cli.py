@@ -55,7 +55,7 @@ def launch_command(args: argparse.Namespace) -> int:
     return 0
 
 
-# How the launch error names each verdict's rows, in the order it lists them.
+# The wording of each verdict in the launch error, in the order the error lists them.
 _VERDICT_PHRASES = {
     "suppressed": "suppressed (opted out)",
     "invalid": "invalid",

@@ -54,7 +54,7 @@ def init_db(engine: Engine) -> None:
     """Bring the schema to the newest migration, creating it in an empty database.
 
     An empty database gets every table at once and is stamped with the newest revision, which is
-    faster than replaying each migration; any other database is upgraded. Processes that start
+    faster than replaying each migration. Any other database is upgraded. Processes that start
     together (companion server and dashboard) take a lock first, so only one of them migrates.
     """
     with _schema_lock(engine), engine.connect() as connection:

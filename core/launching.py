@@ -136,8 +136,8 @@ def _check_message_text(message: str) -> None:
     if lone_surrogate:
         raise LaunchError(lone_surrogate)
 
-    # The fixed text alone is too long for every row, so one sentence with its count says so.
-    # Rows whose values make it too long are refused per row by the row preview.
+    # When the fixed text alone is too long, every row is, so one error with the count is raised.
+    # Rows that only their values make too long are rejected one by one by the row preview.
     fixed_parts = count_parts(render(message, {}, allow_missing=True)).parts
     too_many_parts = describe_too_many_parts(fixed_parts)
     if too_many_parts:

@@ -24,7 +24,7 @@ def free_port() -> int:
 
 
 def wait_until_up(url: str, process: subprocess.Popen, timeout: float = 30.0) -> None:
-    """Poll `url` until it answers below 500; fail early if the process died."""
+    """Poll `url` until it responds with a status below 500; fail early if the process died."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:

@@ -85,7 +85,7 @@ def test_cli_launch_accepted_satellite_number(cli_env, tmp_path, phone):
     launched = run_cli(cli_env, "launch", path, "--message", "Hi {name}", "--json")
     accepted = [row["e164"] for row in json.loads(imported.stdout)["accepted"]]
 
-    # Either answer is consistent: the import rejects the number, or the launch sends to it.
+    # Either outcome is consistent: the import rejects the number, or the launch sends to it.
     assert accepted == [] or launched.returncode == 0
 
 

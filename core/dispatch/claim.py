@@ -94,8 +94,8 @@ def _mark_sending(chunk_id, owner: str, now: datetime):
 
 
 def _claim_atomic_update(connection: Connection, owner: str, now: datetime):
-    # The sub-select and the update run under SQLite's single write lock, so two dispatchers can
-    # never both see the same chunk as queued; the state condition is kept as a second guard.
+    # The sub-select and the update run under SQLite's single write lock, so two dispatchers
+    # cannot both see the same chunk as queued. The state condition is a second guard.
     statement = _mark_sending(_next_due(now).scalar_subquery(), owner, now)
     return connection.execute(statement).first()
 

@@ -9,7 +9,7 @@ thread sent them. The window is a little longer than a second so that the delay 
 a slot and the request reaching SMS.to cannot squeeze `limit + 1` requests into one second.
 
 NOTE: slot times come from each process's clock, so dispatchers on several machines need clocks
-kept in sync (NTP); a skew of d seconds can let `limit` extra requests through for d seconds.
+kept in sync (NTP). A skew of d seconds can let `limit` extra requests through for d seconds.
 """
 
 import logging

@@ -25,7 +25,7 @@ SINGLE = "single"
 BULK = "bulk"
 PERSONALISED = "personalised"
 
-# Recipient statuses set by the dispatcher are defined with the others in core.statuses; the
+# Recipient statuses set by the dispatcher are defined with the others in core.statuses. The
 # aliases keep them apart from the chunk states of the same name.
 CANCELLED_STATUS = statuses.CANCELLED
 UNCERTAIN_STATUS = statuses.UNCERTAIN

@@ -1,4 +1,4 @@
-"""What kind of file an upload is, and how its text is encoded, detected without asking.
+"""Detection of an upload's file kind and text encoding, without asking the operator.
 
 Encodings are tried in this order. A byte-order mark names UTF-8, UTF-16 LE/BE or UTF-32 LE/BE.
 UTF-16 without a mark is recognised by the NUL bytes next to its digits, delimiters and line breaks. Then strict UTF-8 is tried, then

@@ -14,8 +14,8 @@ import sqlite3
 import threading
 import time
 from collections import Counter, deque
-from contextlib import contextmanager
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 

@@ -199,7 +199,7 @@ class Matcher:
                     continue
                 failures = await self._after_failure(failures)
                 continue
-            except Exception:  # the task must outlive a failed batch; the next try retries it
+            except Exception:  # noqa: BLE001  (the task must outlive a failed batch; the next try retries it)
                 failures = await self._after_failure(failures)
                 continue
 

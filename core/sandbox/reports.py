@@ -171,7 +171,7 @@ class ReportSender:
         self, batch: Batch, generation: int, posts: list[asyncio.Task]
     ) -> None:
         # The final stage starts once every SENT report got its first response, so that a receiver
-        # sees SENT first (a SENT report that is retried may still come later, as at SMS.to).
+        # receives SENT first (a SENT report that is retried may still come later, as at SMS.to).
         if posts:
             await asyncio.wait(posts)
         self._push(self._delay(), FINAL, (batch, generation))

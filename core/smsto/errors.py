@@ -15,7 +15,7 @@ import math
 
 
 class SmsToError(Exception):
-    """A request to SMS.to that did not succeed; `str()` is a sentence that tells what to do."""
+    """A request to SMS.to that did not succeed; `str()` is a sentence that states what to do."""
 
     # True when repeating the same request later may succeed and cannot send anything twice.
     retryable = False
