@@ -10,6 +10,7 @@ import logging
 import time
 from collections.abc import Callable
 from contextlib import asynccontextmanager
+from urllib.parse import parse_qsl
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -18,6 +19,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect
 
 from core.db import init_db, make_engine, session_scope
+from core.gc_tuning import tune_for_serving
 from core.reports.health import callback_health
 from core.reports.ingest import InboundRecord, StorageUnavailable
 from core.reports.optout import parse_optout_body
@@ -59,6 +61,7 @@ async def lifespan(app: FastAPI):
     # The dispatcher runs in threads beside the event loop, after the report pipeline is up, so
     # reports for its first sends find a running writer.
     dispatcher, dispatcher_thread = _start_dispatcher(settings, engine)
+    tune_for_serving()
     try:
         yield
     finally:
@@ -90,6 +93,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     _register_error_handlers(app)
     _register_routes(app)
+    app.add_middleware(WebhookFastPath)
     access_log = logging.getLogger("uvicorn.access")
     if not any(isinstance(item, TokenRedactingFilter) for item in access_log.filters):
         access_log.addFilter(TokenRedactingFilter())  # the callback URL may carry the secret
@@ -103,13 +107,15 @@ def error_response(status_code: int, code: str, message: str, headers: dict | No
 
 
 def _register_routes(app: FastAPI) -> None:
+    # WebhookFastPath handles these two POSTs before the router. The routes stay for the OpenAPI
+    # schema, for the 405 on other methods, and for an app built without the middleware.
     @app.post(DELIVERY_PATH)
     async def receive_delivery_report(request: Request) -> Response:
-        return await _receive(request, "delivery", _check_delivery_body)
+        return await _route_response(request, DELIVERY_PATH)
 
     @app.post(OPTOUT_PATH)
     async def receive_optout(request: Request) -> Response:
-        return await _receive(request, "optout", _check_optout_body)
+        return await _route_response(request, OPTOUT_PATH)
 
     @app.get("/healthz")
     async def healthz(request: Request) -> Response:
@@ -146,10 +152,62 @@ def _check_optout_body(body: bytes, content_type: str):
     return parse_optout_body(body, content_type).suppression_entry()
 
 
-async def _receive(request: Request, kind: str, check: Callable) -> Response:
-    state = request.app.state
-    content_type, content_length = _content_headers(request)
-    body, declared_size = await _read_body(request, content_length, MAX_BODY_BYTES)
+async def _route_response(request: Request, path: str) -> Response:
+    response = await handle_webhook(request.scope, request.receive, *_WEBHOOKS[path])
+    return response or Response(_ACCEPTED, media_type="application/json")
+
+
+_WEBHOOKS: dict[str, tuple[str, Callable]] = {
+    DELIVERY_PATH: ("delivery", _check_delivery_body),
+    OPTOUT_PATH: ("optout", _check_optout_body),
+}
+_ACCEPTED_START = {
+    "type": "http.response.start",
+    "status": 200,
+    "headers": [
+        (b"content-type", b"application/json"),
+        (b"content-length", str(len(_ACCEPTED)).encode("ascii")),
+    ],
+}
+_ACCEPTED_BODY = {"type": "http.response.body", "body": _ACCEPTED}
+
+
+class WebhookFastPath:
+    """Pure ASGI middleware that handles the two webhook POSTs before FastAPI's router.
+
+    The handler reads raw headers and the body and needs nothing else of the framework. The
+    router, Request object and dependency resolution cost about 70 µs a request on the benchmark
+    machine, more than storing the body durably, so skipping them raises the rate at which
+    reports are acknowledged. Errors raised here still reach the app's exception handler
+    through Starlette's ServerErrorMiddleware, which sits outside this one.
+    """
+
+    def __init__(self, app) -> None:
+        self.app = app
+
+    async def __call__(self, scope, receive, send) -> None:
+        webhook = _WEBHOOKS.get(scope.get("path")) if scope["type"] == "http" else None
+        if webhook is None or scope["method"] != "POST":
+            await self.app(scope, receive, send)
+            return
+
+        try:
+            response = await handle_webhook(scope, receive, *webhook)
+        except ClientDisconnect:
+            return  # the client is gone, and a body already stored stays stored
+        if response is None:
+            await send(_ACCEPTED_START)
+            await send(_ACCEPTED_BODY)
+        else:
+            await response(scope, receive, send)
+
+
+async def handle_webhook(scope, receive, kind: str, check: Callable) -> Response | None:
+    """Store one webhook body; return None for a 200 (stored), or the error response to send."""
+    state = scope["app"].state
+    headers = _webhook_headers(scope)
+    content_type = headers.get(b"content-type", "")
+    body, declared_size = await _read_body(receive, headers.get(b"content-length", ""), MAX_BODY_BYTES)
     if declared_size is not None:
         note = f"body_too_large: {declared_size} bytes, stored up to the first {MAX_BODY_BYTES}"
         await _store_rejected(state, InboundRecord(kind, body, content_type, parse_error=note))
@@ -160,8 +218,8 @@ async def _receive(request: Request, kind: str, check: Callable) -> Response:
     auth = check_request_auth(
         secret=secret,
         body=body,
-        signature_header=request.headers.get(SIGNATURE_HEADER) if secret else None,
-        token=request.query_params.get(TOKEN_PARAMETER) if secret else None,
+        signature_header=headers.get(_SIGNATURE_KEY) if secret else None,
+        token=_token(scope) if secret else None,
         now=time.time(),
     )
     if not auth.accepted:
@@ -187,29 +245,37 @@ async def _receive(request: Request, kind: str, check: Callable) -> Response:
         log.error("storing a %s body failed, responding 503: %s", kind, error)
         message = "The report could not be stored; it was not accepted. Retry later."
         return error_response(503, "storage_unavailable", message, {"Retry-After": "60"})
-    return Response(_ACCEPTED, media_type="application/json")
+    return None
 
 
-def _content_headers(request: Request) -> tuple[str, str]:
-    """Return Content-Type and Content-Length from the raw ASGI headers, without building Headers."""
-    content_type = content_length = ""
-    for name, value in request.scope["headers"]:
-        if name == b"content-type":
-            content_type = value.decode("latin-1")
-        elif name == b"content-length":
-            content_length = value.decode("latin-1")
-    return content_type, content_length
+_SIGNATURE_KEY = SIGNATURE_HEADER.lower().encode("latin-1")
+_WANTED_HEADERS = frozenset((b"content-type", b"content-length", _SIGNATURE_KEY))
 
 
-async def _read_body(request: Request, declared: str, limit: int) -> tuple[bytes, int | None]:
+def _webhook_headers(scope) -> dict[bytes, str]:
+    """Return the first Content-Type, Content-Length and signature header of the raw ASGI headers."""
+    found: dict[bytes, str] = {}
+    for name, value in scope["headers"]:
+        if name in _WANTED_HEADERS and name not in found:
+            found[name] = value.decode("latin-1")
+    return found
+
+
+def _token(scope) -> str | None:
+    """Return the last `token` query parameter, as Starlette's query_params.get would."""
+    pairs = parse_qsl(scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True)
+    values = [value for name, value in pairs if name == TOKEN_PARAMETER]
+    return values[-1] if values else None
+
+
+async def _read_body(receive, declared: str, limit: int) -> tuple[bytes, int | None]:
     """Read at most `limit` bytes; return (body, None), or (prefix, size) when it is larger."""
     if declared.isdigit() and int(declared) > limit:
         return b"", int(declared)
 
-    # ASGI messages are read directly: Request.stream() costs an async generator per request.
     received = b""
     while True:
-        message = await request.receive()
+        message = await receive()
         if message["type"] == "http.disconnect":
             raise ClientDisconnect()
         received += message.get("body", b"")

@@ -4,7 +4,6 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from dashboard.campaign_view import display_status
-
 from tests.dashboard_support import (
     APP,
     add_unmatched_report,

@@ -58,7 +58,7 @@ def test_campaigns_link_column_first(dashboard_engine):
 
     frame = _open().dataframe[0].value
 
-    assert list(frame.columns)[0] == "page"
+    assert next(iter(frame.columns)) == "page"
 
 
 def test_campaigns_selecting_row_opens_campaign_page(dashboard_engine):

@@ -12,9 +12,9 @@ from sqlalchemy import event
 from core.db import session_scope
 from core.reports import counters
 from core.reports.ingest import (
+    InboundRecord,
     IngestOverloaded,
     IngestWriter,
-    InboundRecord,
     StorageUnavailable,
     SuppressionEntry,
     write_inbound_batch,

@@ -8,7 +8,7 @@ import pytest
 from core.db import session_scope
 from core.reports import counters
 from core.reports.health import callback_health
-from core.reports.ingest import IngestWriter, InboundRecord, SuppressionEntry
+from core.reports.ingest import InboundRecord, IngestWriter, SuppressionEntry
 from core.reports.matcher import Matcher
 from core.reports.matching import rematch_for_provider_ids
 from core.reports.optout import suppressed_numbers

@@ -316,3 +316,53 @@ def test_json_sent_as_text_plain_matched(server):
     assert post_report(server, body, "text/plain").status_code == 200
     drain_pending(engine)
     assert recipient_by_phone(engine, campaign.id)["+35799000001"].status == "DELIVERED"
+
+
+ROUTE_CASES = [
+    (f"/webhooks/smsto?token={SECRET}", b"messageId=m1&status=SENT", {}),
+    (f"/webhooks/smsto?token={SECRET}", b"this is not a report", {}),
+    (f"/webhooks/smsto?token={SECRET}", b"phone=%2B35799000001&status=SENT", {}),
+    (f"/webhooks/smsto?token={SECRET}", b"messageId=m&status=SENT&pad=" + b"x" * MAX_BODY_BYTES, {}),
+    ("/webhooks/smsto?token=guess", SIGNED_BODY, {}),
+    (f"/webhooks/smsto?token=guess&token={SECRET}", SIGNED_BODY, {}),
+    ("/webhooks/smsto", SIGNED_BODY, {"X-SMSTo-Signature": "t=1,s=00"}),
+    ("/webhooks/smsto", SIGNED_BODY, {}),
+    (f"/webhooks/smsto/optout?token={SECRET}", b"timestamp=1&unsubscribed_number=35799000009&source=sms", {}),
+    (f"/webhooks/smsto/optout?token={SECRET}", b"timestamp=1&source=sms", {}),
+]
+
+
+def test_router_routes_answer_as_the_fast_path(tmp_path):
+    """WebhookFastPath answers the webhooks before the router; the routes must give the same answers."""
+    def answers(app) -> list[tuple[int, bytes, str]]:
+        with TestClient(app) as client:
+            results = []
+            for path, body, headers in ROUTE_CASES:
+                response = client.post(path, content=body, headers={"content-type": FORM, **headers})
+                results.append((response.status_code, response.content, response.headers["content-type"]))
+            return results
+
+    def settings(name: str) -> Settings:
+        return Settings(database_url=f"sqlite:///{tmp_path / name}", webhook_secret=SECRET)
+
+    fast = create_app(settings("fast.db"))
+    routed = create_app(settings("routed.db"))
+    routed.user_middleware.clear()  # requests now reach the @app.post routes
+
+    fast_answers, routed_answers = answers(fast), answers(routed)
+    assert [status for status, _, _ in fast_answers] == [200, 400, 422, 413, 401, 200, 401, 401, 200, 422]
+    assert routed_answers == fast_answers
+    assert len(all_inbound(fast.state.engine)) == len(all_inbound(routed.state.engine)) == len(ROUTE_CASES)
+
+
+def test_unexpected_error_same_shape(tmp_path, monkeypatch):
+    app = create_app(Settings(database_url=f"sqlite:///{tmp_path / 'broken.db'}", webhook_secret=None))
+
+    async def broken_submit(record):
+        raise RuntimeError("writer bug")
+
+    with TestClient(app, raise_server_exceptions=False) as client:
+        monkeypatch.setattr(app.state.reports.writer, "submit", broken_submit)
+        response = post_report(client, b"messageId=m1&status=SENT")
+
+    assert_error_shape(response, 500, "internal_error")
