@@ -153,23 +153,28 @@ def _check_optout_body(body: bytes, content_type: str):
 
 
 async def _route_response(request: Request, path: str) -> Response:
-    response = await handle_webhook(request.scope, request.receive, *_WEBHOOKS[path])
+    try:
+        response = await handle_webhook(request.scope, request.receive, *_WEBHOOKS[path])
+    except ClientDisconnect:
+        return _NoResponse()
     return response or Response(_ACCEPTED, media_type="application/json")
+
+
+class _NoResponse(Response):
+    """A response that sends nothing, for a route whose client has disconnected."""
+
+    async def __call__(self, scope, receive, send) -> None:
+        return None
 
 
 _WEBHOOKS: dict[str, tuple[str, Callable]] = {
     DELIVERY_PATH: ("delivery", _check_delivery_body),
     OPTOUT_PATH: ("optout", _check_optout_body),
 }
-_ACCEPTED_START = {
-    "type": "http.response.start",
-    "status": 200,
-    "headers": [
-        (b"content-type", b"application/json"),
-        (b"content-length", str(len(_ACCEPTED)).encode("ascii")),
-    ],
-}
-_ACCEPTED_BODY = {"type": "http.response.body", "body": _ACCEPTED}
+_ACCEPTED_HEADERS = (
+    (b"content-type", b"application/json"),
+    (b"content-length", str(len(_ACCEPTED)).encode("ascii")),
+)
 
 
 class WebhookFastPath:
@@ -186,8 +191,10 @@ class WebhookFastPath:
         self.app = app
 
     async def __call__(self, scope, receive, send) -> None:
-        webhook = _WEBHOOKS.get(scope.get("path")) if scope["type"] == "http" else None
-        if webhook is None or scope["method"] != "POST":
+        webhook = None
+        if scope["type"] == "http" and scope["method"] == "POST":
+            webhook = _WEBHOOKS.get(_app_path(scope))
+        if webhook is None:
             await self.app(scope, receive, send)
             return
 
@@ -196,10 +203,24 @@ class WebhookFastPath:
         except ClientDisconnect:
             return  # the client is gone, and a body already stored stays stored
         if response is None:
-            await send(_ACCEPTED_START)
-            await send(_ACCEPTED_BODY)
+            # New message dicts each time, because outer middleware may edit the headers in place.
+            await send({"type": "http.response.start", "status": 200, "headers": list(_ACCEPTED_HEADERS)})
+            await send({"type": "http.response.body", "body": _ACCEPTED})
         else:
             await response(scope, receive, send)
+
+
+def _app_path(scope) -> str:
+    """Return the request path without the server's root path and without a trailing slash.
+
+    uvicorn --root-path puts the prefix into scope["path"]. A trailing slash would otherwise get
+    the router's 307 redirect, which stores nothing and repeats the token in its Location header.
+    """
+    path = scope["path"]
+    root_path = scope.get("root_path", "")
+    if root_path and path.startswith(root_path):
+        path = path[len(root_path):]
+    return path.rstrip("/") or "/"
 
 
 async def handle_webhook(scope, receive, kind: str, check: Callable) -> Response | None:
@@ -207,12 +228,18 @@ async def handle_webhook(scope, receive, kind: str, check: Callable) -> Response
     state = scope["app"].state
     headers = _webhook_headers(scope)
     content_type = headers.get(b"content-type", "")
-    body, declared_size = await _read_body(receive, headers.get(b"content-length", ""), MAX_BODY_BYTES)
-    if declared_size is not None:
-        note = f"body_too_large: {declared_size} bytes, stored up to the first {MAX_BODY_BYTES}"
+    body, too_large = await _read_body(receive, headers, MAX_BODY_BYTES)
+    if too_large:
+        declared = headers.get(b"content-length", "")
+        size = f"{declared} bytes" if _is_length(declared) else f"more than {MAX_BODY_BYTES} bytes"
+        note = f"body_too_large: {size}, stored up to the first {MAX_BODY_BYTES}"
         await _store_rejected(state, InboundRecord(kind, body, content_type, parse_error=note))
         message = f"The body has more than {MAX_BODY_BYTES} bytes; send at most that per request."
-        return error_response(413, "body_too_large", message)
+        # uvicorn discards the unread rest of a body it has started to receive. A body announced
+        # with Expect: 100-continue and never requested may or may not follow, so the connection
+        # cannot carry another request.
+        close = {"Connection": "close"} if not body and _expects_continue(headers) else None
+        return error_response(413, "body_too_large", message, close)
 
     secret = _secret(state.settings)
     auth = check_request_auth(
@@ -249,11 +276,11 @@ async def handle_webhook(scope, receive, kind: str, check: Callable) -> Response
 
 
 _SIGNATURE_KEY = SIGNATURE_HEADER.lower().encode("latin-1")
-_WANTED_HEADERS = frozenset((b"content-type", b"content-length", _SIGNATURE_KEY))
+_WANTED_HEADERS = frozenset((b"content-type", b"content-length", b"expect", _SIGNATURE_KEY))
 
 
 def _webhook_headers(scope) -> dict[bytes, str]:
-    """Return the first Content-Type, Content-Length and signature header of the raw ASGI headers."""
+    """Return the first Content-Type, Content-Length, Expect and signature header of the raw ASGI headers."""
     found: dict[bytes, str] = {}
     for name, value in scope["headers"]:
         if name in _WANTED_HEADERS and name not in found:
@@ -268,10 +295,23 @@ def _token(scope) -> str | None:
     return values[-1] if values else None
 
 
-async def _read_body(receive, declared: str, limit: int) -> tuple[bytes, int | None]:
-    """Read at most `limit` bytes; return (body, None), or (prefix, size) when it is larger."""
-    if declared.isdigit() and int(declared) > limit:
-        return b"", int(declared)
+def _is_length(text: str) -> bool:
+    return text.isascii() and text.isdigit()
+
+
+def _expects_continue(headers: dict[bytes, str]) -> bool:
+    return headers.get(b"expect", "").lower() == "100-continue"
+
+
+async def _read_body(receive, headers: dict[bytes, str], limit: int) -> tuple[bytes, bool]:
+    """Read the body; return (body, False), or (its first `limit` bytes, True) when it is larger.
+
+    A client that announced a larger body with `Expect: 100-continue` gets no 100 Continue, so it
+    never sends the body, and (b"", True) is returned at once.
+    """
+    declared = headers.get(b"content-length", "")
+    if _is_length(declared) and int(declared) > limit and _expects_continue(headers):
+        return b"", True
 
     received = b""
     while True:
@@ -280,9 +320,9 @@ async def _read_body(receive, declared: str, limit: int) -> tuple[bytes, int | N
             raise ClientDisconnect()
         received += message.get("body", b"")
         if len(received) > limit:
-            return received[:limit], len(received)
+            return received[:limit], True
         if not message.get("more_body", False):
-            return received, None
+            return received, False
 
 
 async def _store_rejected(state, record: InboundRecord) -> None:

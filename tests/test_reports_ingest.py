@@ -148,10 +148,10 @@ def test_writer_gives_up_on_long_lock(engine, tmp_path):
 
 
 def test_writer_queue_timeout(engine, tmp_path):
-    # A record still queued after timeout_seconds gets StorageUnavailable before SMS.to gives up.
+    # A record not stored within timeout_seconds gets StorageUnavailable before SMS.to gives up,
+    # even while its batch is still retrying a locked database.
     outcome, elapsed, _ = asyncio.run(submit_while_locked(
-        engine, str(tmp_path / "test.db"), 1.5, busy_retry_seconds=3, timeout_seconds=0.3,
-        linger_seconds=0.5))
+        engine, str(tmp_path / "test.db"), 1.5, busy_retry_seconds=3, timeout_seconds=0.3))
 
     assert outcome == "unavailable"
     assert elapsed < 1.0
@@ -171,3 +171,38 @@ def test_writer_stopped_rejects(engine):
 def test_received_at_defaults_to_now():
     record = InboundRecord("delivery", b"x")
     assert abs(record.received_at - datetime.now(UTC)) < timedelta(seconds=5)
+
+
+def test_writer_commits_synced_to_disk(engine):
+    async def scenario():
+        writer = IngestWriter(engine)
+        await writer.start()
+        await writer.submit(InboundRecord("delivery", b"messageId=m&status=SENT"))
+        level = writer._connection.exec_driver_sql("PRAGMA synchronous").scalar_one()
+        writer._connection.commit()
+        await writer.stop()
+        return level
+
+    assert asyncio.run(scenario()) == 2  # FULL, where the engine's own connections use NORMAL
+
+
+def test_writer_recovers_after_unexpected_error(engine):
+    async def scenario():
+        writer = IngestWriter(engine)
+        await writer.start()
+        await writer.submit(InboundRecord("delivery", b"messageId=first&status=SENT"))
+        writer._connection.begin()  # a connection left inside a transaction breaks the next batch
+        outcomes = []
+        for key in ("second", "third"):
+            try:
+                await writer.submit(InboundRecord("delivery", f"messageId={key}&status=SENT".encode()))
+                outcomes.append("stored")
+            except StorageUnavailable:
+                outcomes.append("unavailable")
+        await writer.stop()
+        return outcomes
+
+    outcomes = asyncio.run(scenario())
+
+    assert outcomes == ["unavailable", "stored"]
+    assert [row.body for row in all_inbound(engine)] == [b"messageId=first&status=SENT", b"messageId=third&status=SENT"]

@@ -88,6 +88,10 @@ def test_callback_url_optout_path():
     ("POST /webhooks/smsto?token=abc HTTP/1.1", "POST /webhooks/smsto?token=*** HTTP/1.1"),
     ("/webhooks/smsto?x=1&token=abc&y=2", "/webhooks/smsto?x=1&token=***&y=2"),
     ("/webhooks/smsto", "/webhooks/smsto"),
+    ("/webhooks/smsto?%74oken=abc", "/webhooks/smsto?%74oken=***"),
+    ("/webhooks/smsto?t%6Fken=abc&token=def", "/webhooks/smsto?t%6Fken=***&token=***"),
+    ("/webhooks/smsto?tokens=abc&mytoken=def", "/webhooks/smsto?tokens=abc&mytoken=def"),
+    ('"POST /webhooks/smsto?a=1?token=abc HTTP/1.1"', '"POST /webhooks/smsto?a=1?token=*** HTTP/1.1"'),
 ])
 def test_redact_token_cases(text, expected):
     assert redact_token(text) == expected

@@ -10,16 +10,20 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import OperationalError
 
 
-def open_nonblocking(engine: Engine) -> Connection:
+def open_nonblocking(engine: Engine, *, synced_commits: bool = False) -> Connection:
     """Open a connection with busy timeout 0; close it with `discard`, never back into the pool.
 
     Its commits also never run a WAL checkpoint, because a checkpoint writes and syncs the
     database file and would stall the event loop. `checkpoint_wal` does that from a worker thread.
+    With `synced_commits`, each commit syncs the WAL to disk (synchronous=FULL), so a committed
+    transaction survives a power cut as well as a crash of the process.
     """
     connection = engine.connect()
     if engine.dialect.name == "sqlite":
         connection.exec_driver_sql("PRAGMA busy_timeout = 0")
         connection.exec_driver_sql("PRAGMA wal_autocheckpoint = 0")
+        if synced_commits:
+            connection.exec_driver_sql("PRAGMA synchronous = FULL")
         connection.commit()
     return connection
 

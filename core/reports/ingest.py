@@ -1,9 +1,10 @@
 """The durable write path: every request body is committed to InboundReport before the response is sent.
 
 `IngestWriter` is a group committer. Each request handler enqueues its record and awaits a future;
-one writer task takes every record queued so far (up to `max_batch`, after waiting `linger_seconds`
-for more) and writes them in one transaction with an executemany INSERT. The futures resolve only
-after the commit, so a 200 always means the raw body is stored, and one commit serves many requests.
+one writer task takes every record queued so far (up to `max_batch`, after letting the requests
+already received join, for at most `linger_seconds`) and writes them in one transaction with an
+executemany INSERT. The futures resolve only after the commit, which on SQLite is synced to disk,
+so a 200 always means the raw body is stored, and one commit serves many requests.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ log = logging.getLogger(__name__)
 
 _INBOUND = InboundReport.__table__
 _SUPPRESSION = Suppression.__table__
+_QUIET_PASSES = 2
 
 
 class StorageUnavailable(RuntimeError):
@@ -239,8 +241,9 @@ class IngestWriter:
     async def submit(self, record: InboundRecord) -> None:
         """Store `record`; return once it is committed, or raise StorageUnavailable.
 
-        A record still queued after `timeout_seconds` (the database is locked or slow) is dropped
-        from the queue and its caller gets StorageUnavailable, to be answered before SMS.to's 4 s.
+        A record not stored within `timeout_seconds` (the database is locked or slow) gets
+        StorageUnavailable, so its response goes out before SMS.to gives up after 4 s. A queued
+        record is dropped from the queue, and a batch on a locked database stops retrying.
         """
         if self._stopping or not self.running:
             raise StorageUnavailable("The report writer is not running; retry later.")
@@ -278,20 +281,35 @@ class IngestWriter:
                 return
 
     async def _linger(self) -> None:
-        # A short wait lets concurrent requests join the batch; a full batch goes at once.
-        if self._linger_seconds > 0 and len(self._pending) < self._max_batch and not self._stopping:
-            await asyncio.sleep(self._linger_seconds)
+        """Let requests already received join the batch, then return; a full batch goes at once.
+
+        A request read from its socket in one pass of the event loop reaches submit() in the next,
+        so the batch goes after `_QUIET_PASSES` passes that add nothing, or after `linger_seconds`.
+        A fixed sleep instead would leave the server idle while every client waits for the commit.
+        """
+        if self._linger_seconds <= 0 or self._stopping:
+            return
+        deadline = time.monotonic() + self._linger_seconds
+        quiet_passes, queued = 0, len(self._pending)
+        while quiet_passes < _QUIET_PASSES and queued < self._max_batch and time.monotonic() < deadline:
+            await asyncio.sleep(0)
+            quiet_passes = quiet_passes + 1 if len(self._pending) == queued else 0
+            queued = len(self._pending)
 
     async def _store_batch(self, batch: list) -> None:
         records = [record for record, _, _ in batch]
+        # Every request of the batch must get its response within timeout_seconds of arriving.
+        oldest = min(enqueued for _, _, enqueued in batch)
+        deadline = min(time.monotonic() + self._busy_retry_seconds, oldest + self._timeout_seconds)
         try:
             if self._in_event_loop:
-                errors = await self._write_in_event_loop(records)
+                errors = await self._write_in_event_loop(records, deadline)
             else:
                 loop = asyncio.get_running_loop()
                 errors = await loop.run_in_executor(self._executor, self._write_in_thread, records)
         except Exception as error:  # the writer must outlive any single failed batch
             log.exception("storing %d report bodies failed unexpectedly", len(records))
+            self._drop_connection()  # the next batch starts on a fresh connection, whatever its state
             errors = [error] * len(records)
 
         self.last_commit_at = time.monotonic()
@@ -299,8 +317,8 @@ class IngestWriter:
         if self._on_commit is not None and any(record.awaits_matching for record in records):
             self._on_commit()
 
-    async def _write_in_event_loop(self, records: list[InboundRecord]) -> list[Exception | None]:
-        deadline = time.monotonic() + self._busy_retry_seconds
+    async def _write_in_event_loop(self, records: list[InboundRecord], deadline: float) -> list[Exception | None]:
+        started = time.monotonic()
         while True:
             if self._write_lock.acquire(blocking=False):
                 try:
@@ -310,7 +328,8 @@ class IngestWriter:
                 finally:
                     self._write_lock.release()
             if time.monotonic() > deadline:
-                error = StorageUnavailable(f"The database stayed locked for {self._busy_retry_seconds} s.")
+                waited = time.monotonic() - started
+                error = StorageUnavailable(f"The database stayed locked for {waited:.1f} s.")
                 log.error("storing %d report bodies failed: %s", len(records), error)
                 return [error] * len(records)
             await asyncio.sleep(0.002)
@@ -344,7 +363,9 @@ class IngestWriter:
     def _dedicated_connection(self):
         # Fails at once on a lock held by another process; _write_in_event_loop retries.
         if self._connection is None:
-            self._connection = open_nonblocking(self._engine)
+            # After a 200 SMS.to does not send the report again, so the commit must reach the disk
+            # before it: the engine's synchronous=NORMAL would survive a crash but not a power cut.
+            self._connection = open_nonblocking(self._engine, synced_commits=True)
         yield self._connection
 
     def _drop_connection(self) -> None:

@@ -14,7 +14,7 @@ import hmac
 import logging
 import re
 from dataclasses import dataclass
-from urllib.parse import quote
+from urllib.parse import quote, unquote_plus
 
 from core.settings import Settings
 
@@ -28,7 +28,8 @@ MAX_CLOCK_SKEW_SECONDS = 300
 DELIVERY_PATH = "/webhooks/smsto"
 OPTOUT_PATH = "/webhooks/smsto/optout"
 
-_TOKEN_IN_TEXT = re.compile(r"([?&]token=)[^&\s\"]*")
+# Any query parameter; its name is decoded before the comparison because the server decodes it too.
+_PARAMETER_IN_TEXT = re.compile(r"([?&])([^=&\s\"?]*)=([^&\s\"?]*)")
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,20 +83,32 @@ def callback_url_with_token(settings: Settings, *, path: str = DELIVERY_PATH) ->
 
 
 def redact_token(text: str) -> str:
-    """Replace the value of a `token=` query parameter in `text` with `***`."""
-    return _TOKEN_IN_TEXT.sub(r"\1***", text)
+    """Replace the value of every `token` query parameter in `text` with `***`.
+
+    The name is compared once percent-decoded, so `?%74oken=...`, which the server accepts as the
+    token, is hidden as well.
+    """
+    return _PARAMETER_IN_TEXT.sub(_redact_if_token, text)
+
+
+def _redact_if_token(match: re.Match) -> str:
+    separator, name, _value = match.groups()
+    if unquote_plus(name) != TOKEN_PARAMETER:
+        return match.group(0)
+    return f"{separator}{name}=***"
 
 
 class TokenRedactingFilter(logging.Filter):
-    """A logging filter that hides `token=` values in log lines, such as uvicorn's access log."""
+    """A logging filter that hides `token` query values in log lines, such as uvicorn's access log."""
 
     def filter(self, record: logging.LogRecord) -> bool:
+        # Only text with a query string can carry the token, whatever the encoding of its name.
         if isinstance(record.args, tuple) and record.args:
             record.args = tuple(
-                redact_token(arg) if isinstance(arg, str) and "token=" in arg else arg
+                redact_token(arg) if isinstance(arg, str) and "?" in arg else arg
                 for arg in record.args
             )
-        if isinstance(record.msg, str) and "token=" in record.msg:
+        if isinstance(record.msg, str) and "?" in record.msg:
             record.msg = redact_token(record.msg)
         return True
 
