@@ -9,6 +9,7 @@ from core.campaigns import launch_campaign, summarise_campaign
 from core.db import init_db, make_engine, session_scope
 from core.errors import InputError, NotFoundError
 from core.launching import LaunchOptions, build_request
+from core.pricing import CURRENCY
 from core.settings import get_settings
 from core.statuses import DISPLAY_ORDER
 
@@ -128,11 +129,12 @@ def status_command(args: argparse.Namespace) -> int:
 
     payload = summary.as_json()
     payload["by_status"] = _with_every_status(summary.by_status)
+    payload["currency"] = CURRENCY
     if args.json:
         print(json.dumps(payload))
         return 0
 
-    print(f"Campaign {summary.campaign_id} ({summary.status}): {summary.recipients} recipients, cost {payload['cost']}")
+    print(f"Campaign {summary.campaign_id} ({summary.status}): {summary.recipients} recipients, cost {payload['cost']} {CURRENCY}")
     for status, count in payload["by_status"].items():
         print(f"  {status:<13} {count}")
     print(f"  unmatched reports: {summary.unmatched_reports}")

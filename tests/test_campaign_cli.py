@@ -69,7 +69,16 @@ def test_status_lists_every_status(cli_env, csv_file):
 
     assert status["by_status"]["PENDING"] == 2
     assert status["cost"] == "0"
-    assert set(status) == {"campaign_id", "recipients", "by_status", "cost", "unmatched_reports"}
+    assert status["currency"] == "EUR"
+    assert set(status) == {"campaign_id", "recipients", "by_status", "cost", "currency", "unmatched_reports"}
+
+
+def test_status_text_names_currency(cli_env, csv_file):
+    launched = json.loads(_run(cli_env, "launch", str(csv_file), "--message", "Hello", "--json").stdout)
+
+    first_line = _run(cli_env, "status", str(launched["campaign_id"])).stdout.splitlines()[0]
+
+    assert first_line.endswith("recipients, cost 0 EUR")
 
 
 def test_status_unknown_campaign_is_one_sentence(cli_env):
