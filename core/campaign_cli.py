@@ -7,11 +7,12 @@ from pathlib import Path
 
 from core.campaigns import launch_campaign, summarise_campaign
 from core.db import init_db, make_engine, session_scope
+from core.dispatch.states import CAMPAIGN_COMPLETED
 from core.errors import InputError, NotFoundError
 from core.launching import LaunchOptions, build_request
 from core.pricing import CURRENCY
 from core.settings import get_settings
-from core.statuses import DISPLAY_ORDER
+from core.statuses import DISPLAY_ORDER, awaiting_final_report
 
 log = logging.getLogger(__name__)
 
@@ -128,13 +129,18 @@ def status_command(args: argparse.Namespace) -> int:
         raise NotFoundError(f"No campaign with id {args.campaign_id}; `smsto-console status` takes the id that `launch` printed.")
 
     payload = summary.as_json()
+    payload["status"] = summary.status
     payload["by_status"] = _with_every_status(summary.by_status)
     payload["currency"] = CURRENCY
+    payload["awaiting_final_report"] = awaiting_final_report(summary.by_status)
     if args.json:
         print(json.dumps(payload))
         return 0
 
-    print(f"Campaign {summary.campaign_id} ({summary.status}): {summary.recipients} recipients, cost {payload['cost']} {CURRENCY}")
+    state = summary.status
+    if state == CAMPAIGN_COMPLETED and payload["awaiting_final_report"]:
+        state = f"handed over to SMS.to, {payload['awaiting_final_report']} awaiting a final report"
+    print(f"Campaign {summary.campaign_id} ({state}): {summary.recipients} recipients, cost {payload['cost']} {CURRENCY}")
     for status, count in payload["by_status"].items():
         print(f"  {status:<13} {count}")
     print(f"  unmatched reports: {summary.unmatched_reports}")

@@ -34,6 +34,9 @@ def _add_serve(sub: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--no-dispatcher", action="store_true", help="receive reports only; run `dispatch` elsewhere"
     )
+    parser.add_argument(
+        "--no-access-log", action="store_true", help="do not log a line per request (one per report)"
+    )
     parser.set_defaults(handler=_lazy("core.runner", "serve_command"))
 
 
@@ -149,6 +152,9 @@ def main(argv: list[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    if not args.verbose:
+        # httpx logs every request at INFO, which in the sandbox means a line per delivery report.
+        logging.getLogger("httpx").setLevel(logging.WARNING)
 
     try:
         return args.handler(args)

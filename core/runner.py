@@ -34,7 +34,15 @@ def serve_command(args: argparse.Namespace) -> int:
     if args.no_dispatcher:
         # The server reads its settings from the environment when it is imported.
         os.environ["DISPATCHER_ENABLED"] = "false"
-    uvicorn.run("webhook_server:app", host=args.host, port=args.port, log_level="info")
+    # log_config=None keeps the format that core.cli set up, so every process logs alike.
+    uvicorn.run(
+        "webhook_server:app",
+        host=args.host,
+        port=args.port,
+        log_level="info",
+        log_config=None,
+        access_log=not args.no_access_log,
+    )
     return 0
 
 
@@ -143,7 +151,8 @@ def _start_sandbox(port: int, env: dict[str, str], *, signed: bool) -> Child:
 
 
 def _start_server(port: int, env: dict[str, str]) -> Child:
-    command = _python() + ["-m", "core.cli", "serve", "--port", str(port)]
+    # One access-log line per delivery report would bury the warnings in the shared console.
+    command = _python() + ["-m", "core.cli", "serve", "--port", str(port), "--no-access-log"]
     return _spawn("companion server", command, env, f"http://127.0.0.1:{port}/healthz")
 
 

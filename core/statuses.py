@@ -76,5 +76,18 @@ def is_final(status: str) -> bool:
     return status in FINAL
 
 
+def awaiting_final_report(by_status: dict[str, int]) -> int:
+    """Count the recipients of a handed-over campaign that have no final status yet.
+
+    A campaign is "completed" once every chunk is handed over to SMS.to, which is seconds to
+    hours before the last delivery report, so a reader needs this count beside that status.
+    """
+    return sum(
+        count
+        for status, count in by_status.items()
+        if status not in FINAL and status not in DISPATCH_STATUSES
+    )
+
+
 def is_billable(status: str) -> bool:
     return status not in NOT_BILLED

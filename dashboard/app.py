@@ -9,11 +9,12 @@ import logging
 import streamlit as st
 
 from dashboard.address import record_page
+from dashboard.icon import page_icon
 from dashboard.state import sending_mode, settings
 
 logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
-st.set_page_config(page_title="smsto-console", page_icon=":material/sms:", layout="wide")
+st.set_page_config(page_title="smsto-console", page_icon=page_icon(), layout="wide")
 
 # The page files live in app_pages/, not pages/: Streamlit 1.67 still treats a folder named pages/
 # beside the entry script as the legacy page list, and a deep link opened first after a restart

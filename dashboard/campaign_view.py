@@ -22,12 +22,14 @@ from core.dispatch import states
 from core.models import Campaign
 from core.money import format_money
 from core.reports.unmatched import list_unmatched
+from core.statuses import awaiting_final_report
 from dashboard import charts
 from dashboard.address import keep_in_address
 from dashboard.exports import recipients_csv_callback
 from dashboard.retry_estimate import RetryEstimate, estimate_retry
 from dashboard.state import db_session, get_engine
 from dashboard.tables import (
+    FAILED_STATUSES,
     country_costs_frame,
     outcome_counts,
     recipients_frame,
@@ -43,6 +45,8 @@ _ALL = "all statuses"
 # Stages of recipients that the dispatcher has not handed to SMS.to.
 _NOT_STARTED = ("queued", "not sent")
 _WAITING = (states.CAMPAIGN_QUEUED, states.CAMPAIGN_SCHEDULED)
+# `smsto-console status` lists these statuses one by one; this page adds them up.
+_FAILED_HELP = "Recipients whose status is one of " + ", ".join(sorted(FAILED_STATUSES)) + "."
 
 
 @dataclass(frozen=True)
@@ -166,6 +170,9 @@ def render_status(snapshot: Snapshot) -> None:
     status = f"status **{shown}**"
     if shown != campaign.status:
         status += f" (stored as {campaign.status}, but recipients are already being sent)"
+    awaiting = awaiting_final_report(snapshot.summary.by_status)
+    if campaign.status == states.CAMPAIGN_COMPLETED and awaiting:
+        status += f" (handed over to SMS.to, {awaiting} awaiting a final report)"
     details = [status, f"sender ID {campaign.sender_id or 'account default'}"]
     if campaign.scheduled_for:
         details.append(
@@ -182,7 +189,7 @@ def render_live(snapshot: Snapshot) -> None:
     columns = st.columns(7)
     columns[0].metric("Recipients", summary.recipients)
     columns[1].metric("Delivered", outcomes["delivered"])
-    columns[2].metric("Failed", outcomes["failed"])
+    columns[2].metric("Failed", outcomes["failed"], help=_FAILED_HELP)
     columns[3].metric("Pending", outcomes["pending"])
     columns[4].metric("Not sent", outcomes["not sent"])
     columns[5].metric("Cost (EUR)", format_money(summary.cost) or "0")

@@ -6,13 +6,14 @@ import subprocess
 import sys
 
 import pytest
+from sqlalchemy import update
 from sqlmodel import Session, func, select
 
 from core.campaign_cli import _require_accepted_rows
 from core.db import make_engine
 from core.errors import InputError
 from core.importing import import_file
-from core.models import RecipientList
+from core.models import Campaign, Recipient, RecipientList
 from tests.processes import ROOT
 
 
@@ -70,7 +71,11 @@ def test_status_lists_every_status(cli_env, csv_file):
     assert status["by_status"]["PENDING"] == 2
     assert status["cost"] == "0"
     assert status["currency"] == "EUR"
-    assert set(status) == {"campaign_id", "recipients", "by_status", "cost", "currency", "unmatched_reports"}
+    assert status["status"] == "queued"
+    assert set(status) == {
+        "campaign_id", "status", "recipients", "by_status", "cost", "currency",
+        "awaiting_final_report", "unmatched_reports",
+    }
 
 
 def test_status_text_names_currency(cli_env, csv_file):
@@ -79,6 +84,22 @@ def test_status_text_names_currency(cli_env, csv_file):
     first_line = _run(cli_env, "status", str(launched["campaign_id"])).stdout.splitlines()[0]
 
     assert first_line.endswith("recipients, cost 0 EUR")
+
+
+def test_status_completed_names_awaiting_reports(cli_env, csv_file):
+    launched = json.loads(_run(cli_env, "launch", str(csv_file), "--message", "Hello", "--json").stdout)
+    engine = make_engine(cli_env["DATABASE_URL"])
+    with engine.begin() as connection:
+        connection.execute(update(Campaign).values(status="completed"))
+        connection.execute(update(Recipient).where(Recipient.phone == "+35799000001").values(status="SENT"))
+        connection.execute(update(Recipient).where(Recipient.phone == "+35799000002").values(status="DELIVERED"))
+
+    text = _run(cli_env, "status", str(launched["campaign_id"])).stdout
+    status = json.loads(_run(cli_env, "status", str(launched["campaign_id"]), "--json").stdout)
+
+    assert text.startswith(f"Campaign {launched['campaign_id']} (handed over to SMS.to, 1 awaiting a final report)")
+    assert status["status"] == "completed"
+    assert status["awaiting_final_report"] == 1
 
 
 def test_status_unknown_campaign_is_one_sentence(cli_env):

@@ -187,6 +187,36 @@ def test_campaign_status_sending_once_recipients_accepted(dashboard_engine):
     assert "stored as queued" in line
 
 
+def test_campaign_completed_names_awaiting_reports(dashboard_engine):
+    campaign_id = seed_campaign(dashboard_engine, status="completed")
+    for index in range(1, 5):
+        set_report(dashboard_engine, phone=f"+3579900000{index}", status="DELIVERED", price="0.035")
+    set_report(dashboard_engine, phone="+35799000005", status="SENT")
+
+    line = _status_line(_open({"id": str(campaign_id)}))
+
+    assert line.startswith("status **completed** (handed over to SMS.to, 1 awaiting a final report)")
+
+
+def test_campaign_completed_all_final_no_note(dashboard_engine):
+    campaign_id = seed_campaign(dashboard_engine, status="completed")
+    for index in range(1, 6):
+        set_report(dashboard_engine, phone=f"+3579900000{index}", status="FAILED", price="0.035")
+
+    line = _status_line(_open({"id": str(campaign_id)}))
+
+    assert "awaiting" not in line
+
+
+def test_campaign_failed_metric_names_its_statuses(dashboard_engine):
+    campaign_id = seed_campaign(dashboard_engine)
+
+    [failed] = [metric for metric in _open({"id": str(campaign_id)}).metric if metric.label == "Failed"]
+
+    assert "UNDELIVERED" in failed.help
+    assert "EXPIRED" in failed.help
+
+
 @pytest.mark.parametrize(
     ("stages", "status", "shown"),
     [
