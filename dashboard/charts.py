@@ -10,6 +10,7 @@ from dashboard.tables import FAILED_STATUSES
 
 _DELIVERED = "DELIVERED"
 _HEIGHT = 320
+_NO_DATA = "Nothing to show yet"
 
 
 def stage_funnel(stages: Mapping[str, int]) -> go.Figure:
@@ -63,4 +64,11 @@ def cost_by_country(costs: Sequence[CountryCost]) -> go.Figure:
 
 def _layout(figure: go.Figure, title: str) -> go.Figure:
     figure.update_layout(title=title, height=_HEIGHT, margin={"l": 10, "r": 10, "t": 40, "b": 10})
+    if not any(len(trace.x or ()) for trace in figure.data):
+        # Plotly would draw default axes (0 to 6, -1 to 4) that read like data.
+        figure.update_xaxes(visible=False)
+        figure.update_yaxes(visible=False)
+        figure.add_annotation(
+            text=_NO_DATA, x=0.5, y=0.5, xref="paper", yref="paper", showarrow=False
+        )
     return figure
