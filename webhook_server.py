@@ -228,17 +228,16 @@ async def handle_webhook(scope, receive, kind: str, check: Callable) -> Response
     state = scope["app"].state
     headers = _webhook_headers(scope)
     content_type = headers.get(b"content-type", "")
-    body, too_large = await _read_body(receive, headers, MAX_BODY_BYTES)
+    body, too_large = await _read_body(receive, headers)
     if too_large:
         declared = headers.get(b"content-length", "")
         size = f"{declared} bytes" if _is_length(declared) else f"more than {MAX_BODY_BYTES} bytes"
         note = f"body_too_large: {size}, stored up to the first {MAX_BODY_BYTES}"
         await _store_rejected(state, InboundRecord(kind, body, content_type, parse_error=note))
         message = f"The body has more than {MAX_BODY_BYTES} bytes; send at most that per request."
-        # uvicorn discards the unread rest of a body it has started to receive. A body announced
-        # with Expect: 100-continue and never requested may or may not follow, so the connection
-        # cannot carry another request.
-        close = {"Connection": "close"} if not body and _expects_continue(headers) else None
+        # uvicorn discards the unread rest of a body it has started to receive. A body that was
+        # never requested may or may not follow, so that connection cannot carry another request.
+        close = {"Connection": "close"} if _waits_for_continue(headers) else None
         return error_response(413, "body_too_large", message, close)
 
     secret = _secret(state.settings)
@@ -276,14 +275,14 @@ async def handle_webhook(scope, receive, kind: str, check: Callable) -> Response
 
 
 _SIGNATURE_KEY = SIGNATURE_HEADER.lower().encode("latin-1")
-_WANTED_HEADERS = frozenset((b"content-type", b"content-length", b"expect", _SIGNATURE_KEY))
+_READ_HEADERS = frozenset((b"content-type", b"content-length", b"expect", _SIGNATURE_KEY))
 
 
 def _webhook_headers(scope) -> dict[bytes, str]:
     """Return the first Content-Type, Content-Length, Expect and signature header of the raw ASGI headers."""
     found: dict[bytes, str] = {}
     for name, value in scope["headers"]:
-        if name in _WANTED_HEADERS and name not in found:
+        if name in _READ_HEADERS and name not in found:
             found[name] = value.decode("latin-1")
     return found
 
@@ -299,18 +298,20 @@ def _is_length(text: str) -> bool:
     return text.isascii() and text.isdigit()
 
 
-def _expects_continue(headers: dict[bytes, str]) -> bool:
-    return headers.get(b"expect", "").lower() == "100-continue"
+def _waits_for_continue(headers: dict[bytes, str]) -> bool:
+    """Return True for a body announced over the limit whose client waits for a 100 Continue."""
+    declared = headers.get(b"content-length", "")
+    too_long = _is_length(declared) and int(declared) > MAX_BODY_BYTES
+    return too_long and headers.get(b"expect", "").lower() == "100-continue"
 
 
-async def _read_body(receive, headers: dict[bytes, str], limit: int) -> tuple[bytes, bool]:
-    """Read the body; return (body, False), or (its first `limit` bytes, True) when it is larger.
+async def _read_body(receive, headers: dict[bytes, str]) -> tuple[bytes, bool]:
+    """Read the body; return (body, False), or (its first MAX_BODY_BYTES, True) when it is larger.
 
     A client that announced a larger body with `Expect: 100-continue` gets no 100 Continue, so it
     never sends the body, and (b"", True) is returned at once.
     """
-    declared = headers.get(b"content-length", "")
-    if _is_length(declared) and int(declared) > limit and _expects_continue(headers):
+    if _waits_for_continue(headers):
         return b"", True
 
     received = b""
@@ -319,8 +320,8 @@ async def _read_body(receive, headers: dict[bytes, str], limit: int) -> tuple[by
         if message["type"] == "http.disconnect":
             raise ClientDisconnect()
         received += message.get("body", b"")
-        if len(received) > limit:
-            return received[:limit], True
+        if len(received) > MAX_BODY_BYTES:
+            return received[:MAX_BODY_BYTES], True
         if not message.get("more_body", False):
             return received, False
 

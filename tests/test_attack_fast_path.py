@@ -196,7 +196,7 @@ CASES = [
     ),
     ("http_1_0", http_request(version=b"HTTP/1.0", close=False), [200], [REPORT]),
     # uvicorn responds to HTTP/1.0 with Connection: close even when keep-alive is requested, so
-    # the second request gets no answer and is not stored.
+    # the second request gets no response and is not stored.
     (
         "http_1_0_keep_alive",
         http_request(version=b"HTTP/1.0", headers=[b"Connection: keep-alive"], close=False) * 2,
@@ -292,7 +292,7 @@ def test_routed_path_same_as_fast_path(servers, case, payload, statuses, stored)
     assert routed_rows == fast_rows
 
 
-def test_fast_path_head_gets_405_without_body(servers):
+def test_fast_path_head_gets_405(servers):
     payload = http_request(b"", method=b"HEAD")
     [response], rows = run_case(servers["fast"], payload, head_only=True)
 
@@ -305,7 +305,7 @@ def test_fast_path_head_gets_405_without_body(servers):
 @pytest.mark.parametrize("case", ["content_length_duplicate_same", "content_length_duplicate_differs",
                                   "content_length_and_chunked", "content_length_smaller_than_body",
                                   "method_lower_case"])
-def test_fast_path_bad_framing_never_reaches_app(servers, kind, case):
+def test_bad_framing_never_reaches_app(servers, kind, case):
     """uvicorn's parser rejects these with its own plain-text 400, before any app code runs."""
     head = b"POST " + DELIVERY + b" HTTP/1.1\r\nHost: 127.0.0.1\r\n"
     payload = {
@@ -332,7 +332,7 @@ def test_fast_path_bad_framing_never_reaches_app(servers, kind, case):
 
 
 @pytest.mark.parametrize("kind", ["fast", "routed"])
-def test_fast_path_content_length_over_limit_then_next(servers, kind):
+def test_fast_path_oversize_then_next(servers, kind):
     """The unread body of a 413 is discarded by the server, never parsed as a request of its own."""
     big = SMUGGLED + b"x" * (MAX_BODY_BYTES + 1 - len(SMUGGLED))
     responses, rows = run_case(servers[kind], http_request(big, close=False) + http_request())
@@ -343,7 +343,7 @@ def test_fast_path_content_length_over_limit_then_next(servers, kind):
     assert b"SMUGGLED" not in b"".join(row[2] for row in rows[1:])
 
 
-def test_fast_path_content_length_over_limit_stores_prefix(servers):
+def test_fast_path_oversize_stores_prefix(servers):
     big = REPORT + b"&pad=" + b"x" * MAX_BODY_BYTES
     responses, rows = run_case(servers["fast"], http_request(big))
 
@@ -352,7 +352,7 @@ def test_fast_path_content_length_over_limit_stores_prefix(servers):
 
 
 @pytest.mark.parametrize("kind", ["fast", "routed"])
-def test_fast_path_expect_continue_within_limit(servers, kind):
+def test_fast_path_expect_within_limit(servers, kind):
     server = servers[kind]
     before = last_row_id(server.database)
     head = http_request(headers=[b"Expect: 100-continue"])[: -len(REPORT)]
@@ -385,7 +385,7 @@ def expect_over_limit_then_reuse(server: RunningServer) -> tuple[bytes, bytes]:
     return first, second
 
 
-def test_fast_path_expect_continue_over_limit_no_100(servers):
+def test_fast_path_expect_oversize_no_100(servers):
     """The 413 comes without a 100 Continue, so the client never has to send the large body."""
     before = last_row_id(servers["fast"].database)
     first, _ = expect_over_limit_then_reuse(servers["fast"])
@@ -397,7 +397,7 @@ def test_fast_path_expect_continue_over_limit_no_100(servers):
     assert rows[0][2] == b""  # the client never sent the body
 
 
-def test_fast_path_expect_continue_413_closes(servers):
+def test_fast_path_expect_413_closes(servers):
     first, second = expect_over_limit_then_reuse(servers["fast"])
 
     assert first.startswith(b"HTTP/1.1 413 ")
@@ -406,7 +406,7 @@ def test_fast_path_expect_continue_413_closes(servers):
 
 
 @pytest.mark.parametrize("kind", ["fast", "routed"])
-def test_fast_path_disconnect_mid_body_stores_nothing(servers, kind):
+def test_fast_path_mid_body_disconnect(servers, kind):
     server = servers[kind]
     before = last_row_id(server.database)
     with socket.create_connection(("127.0.0.1", server.port), timeout=5) as sock:
@@ -421,7 +421,7 @@ def test_fast_path_disconnect_mid_body_stores_nothing(servers, kind):
 
 
 @pytest.mark.parametrize("kind", ["fast", "routed"])
-def test_fast_path_disconnect_after_body_stored_once(servers, kind):
+def test_fast_path_disconnect_stored_once(servers, kind):
     """A client that leaves right after the body gets no 200. Its body is stored once or not at all."""
     server = servers[kind]
     before = last_row_id(server.database)
@@ -436,7 +436,7 @@ def test_fast_path_disconnect_after_body_stored_once(servers, kind):
     assert bodies.count(b"messageId=GONE&status=SENT") <= 1
 
 
-def test_fast_path_keep_alive_connections_stored_once(servers):
+def test_fast_path_keep_alive_stored_once(servers):
     """Eight keep-alive connections, 25 reports each: every 200 is one stored row, no more."""
     server = servers["fast"]
     before = last_row_id(server.database)
@@ -459,7 +459,7 @@ def test_fast_path_keep_alive_connections_stored_once(servers):
 
 
 def test_routed_path_trailing_slash_redirects(servers):
-    """Pin the router's answer without the middleware: a 307 to the path without the slash."""
+    """Pin the router's response without the middleware: a 307 to the path without the slash."""
     target = b"/webhooks/smsto/?token=" + TOKEN
     [response], rows = run_case(servers["routed"], http_request(target=target))
 
@@ -476,7 +476,7 @@ def test_fast_path_trailing_slash_stored(servers):
     assert [row[2] for row in rows] == [REPORT]
 
 
-def test_fast_path_access_log_hides_token(servers):
+def test_access_log_hides_token(servers):
     run_case(servers["fast"], http_request())
     log = servers["fast"].log.read_bytes()
 
@@ -484,7 +484,7 @@ def test_fast_path_access_log_hides_token(servers):
     assert b"token=" + TOKEN not in log
 
 
-def test_fast_path_access_log_hides_encoded_token_name(servers):
+def test_access_log_hides_encoded_token(servers):
     [response], _ = run_case(servers["fast"], http_request(target=b"/webhooks/smsto?%74oken=" + TOKEN))
     log = servers["fast"].log.read_bytes()
 
@@ -556,7 +556,7 @@ def test_routed_path_disconnect_sends_nothing(tmp_path):
 
 
 @pytest.mark.parametrize("routed", [False, True], ids=["fast", "routed"])
-def test_fast_path_duplicate_content_type_first_stored(tmp_path, routed):
+def test_fast_path_first_content_type_stored(tmp_path, routed):
     """The first Content-Type is the one stored, as Starlette's Headers.get returns the first."""
     headers = [(b"content-type", b"text/plain"), (b"content-type", b"application/json")]
     with TestClient(_app(tmp_path, "dup.db", routed=routed)) as client:
@@ -567,7 +567,7 @@ def test_fast_path_duplicate_content_type_first_stored(tmp_path, routed):
     assert row.content_type == "text/plain"
 
 
-def test_fast_path_non_ascii_content_length_stored(tmp_path):
+def test_fast_path_non_ascii_length_stored(tmp_path):
     """A Content-Length of non-ASCII digits is not a length, so the body read is the one stored."""
     headers = [(b"content-length", "²".encode("latin-1"))]
     with TestClient(_app(tmp_path, "digits.db"), raise_server_exceptions=False) as client:
@@ -579,7 +579,7 @@ def test_fast_path_non_ascii_content_length_stored(tmp_path):
 
 
 @pytest.mark.parametrize("routed", [False, True], ids=["fast", "routed"])
-def test_fast_path_root_path_still_answered(tmp_path, routed):
+def test_root_path_still_handled(tmp_path, routed):
     """uvicorn --root-path puts the prefix into scope["path"], and the webhook must still be handled."""
     with TestClient(_app(tmp_path, "prefix.db", routed=routed)) as client:
         sent = call_asgi(client, [{"type": "http.request", "body": REPORT}],

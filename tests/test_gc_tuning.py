@@ -13,7 +13,7 @@ from core.gc_tuning import tune_for_serving
 before = gc.get_threshold()
 tune_for_serving()
 frozen = gc.get_freeze_count()
-kept = [[] for _ in range(500)]  # a second freeze would take these too
+allocated = [[] for _ in range(500)]  # a second freeze would take these too
 tune_for_serving()
 print(json.dumps({"before": before, "after": gc.get_threshold(), "frozen": frozen,
                   "frozen_again": gc.get_freeze_count()}))

@@ -332,9 +332,9 @@ ROUTE_CASES = [
 ]
 
 
-def test_router_routes_answer_as_the_fast_path(tmp_path):
-    """WebhookFastPath answers the webhooks before the router; the routes must give the same answers."""
-    def answers(app) -> list[tuple[int, bytes, str]]:
+def test_router_routes_match_fast_path(tmp_path):
+    """WebhookFastPath handles the webhooks before the router, and the routes must respond the same way."""
+    def responses_of(app) -> list[tuple[int, bytes, str]]:
         with TestClient(app) as client:
             results = []
             for path, body, headers in ROUTE_CASES:
@@ -349,7 +349,7 @@ def test_router_routes_answer_as_the_fast_path(tmp_path):
     routed = create_app(settings("routed.db"))
     routed.user_middleware.clear()  # requests now reach the @app.post routes
 
-    fast_answers, routed_answers = answers(fast), answers(routed)
+    fast_answers, routed_answers = responses_of(fast), responses_of(routed)
     assert [status for status, _, _ in fast_answers] == [200, 400, 422, 413, 401, 200, 401, 401, 200, 422]
     assert routed_answers == fast_answers
     assert len(all_inbound(fast.state.engine)) == len(all_inbound(routed.state.engine)) == len(ROUTE_CASES)

@@ -299,7 +299,8 @@ class IngestWriter:
     async def _store_batch(self, batch: list) -> None:
         records = [record for record, _, _ in batch]
         # Every request of the batch must get its response within timeout_seconds of arriving.
-        oldest = min(enqueued for _, _, enqueued in batch)
+        # The queue is first in, first out, so the first record of the batch is the oldest.
+        oldest = batch[0][2]
         deadline = min(time.monotonic() + self._busy_retry_seconds, oldest + self._timeout_seconds)
         try:
             if self._in_event_loop:
@@ -335,6 +336,8 @@ class IngestWriter:
             await asyncio.sleep(0.002)
 
     def _write_in_thread(self, records: list[InboundRecord]) -> list[Exception | None]:
+        # NOTE: unlike the SQLite path, this write is not bounded by the batch's deadline: a
+        # PostgreSQL lock held for seconds delays the responses past timeout_seconds.
         with self._write_lock:
             return self._write(records, self._engine.connect)
 
