@@ -376,13 +376,35 @@ def expect_over_limit_then_reuse(server: RunningServer) -> tuple[bytes, bytes]:
     head = head[: -(MAX_BODY_BYTES + 1)]
     with socket.create_connection(("127.0.0.1", server.port), timeout=1) as sock:
         sock.sendall(head)
-        first = sock.recv(4096)
+        first = read_one_response(sock)
         try:
             sock.sendall(http_request())
             second = sock.recv(4096)
         except OSError:  # reset or timed out
             second = b""
     return first, second
+
+
+def read_one_response(sock: socket.socket) -> bytes:
+    """Read one whole response, framed by Content-Length.
+
+    The head and the body can arrive in separate segments, so one recv is not enough.
+    """
+    received = b""
+    while b"\r\n\r\n" not in received:
+        received += _recv_more(sock)
+    head, _, body = received.partition(b"\r\n\r\n")
+    size = int(parse_responses(head + b"\r\n\r\n", head_only=True)[0].headers[b"content-length"])
+    while len(body) < size:
+        body += _recv_more(sock)
+    return head + b"\r\n\r\n" + body
+
+
+def _recv_more(sock: socket.socket) -> bytes:
+    chunk = sock.recv(4096)
+    if not chunk:
+        raise AssertionError("the server closed the connection in the middle of a response")
+    return chunk
 
 
 def test_fast_path_expect_oversize_no_100(servers):
