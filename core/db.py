@@ -25,16 +25,22 @@ _SCHEMA_LOCK_KEY = 7_245_118_300_221
 
 
 def make_engine(url: str) -> Engine:
-    """Create an engine for `url`, creating the SQLite file's folder when needed."""
+    """Create an engine for `url`, creating the SQLite file's folder when needed.
+
+    Database errors leave out the statement's parameters, because they hold phone numbers and
+    report bodies, and these errors get logged.
+    """
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
-        return create_engine(url, pool_pre_ping=True)
+        return create_engine(url, pool_pre_ping=True, hide_parameters=True)
 
     if parsed.database and parsed.database != ":memory:":
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
 
     # A busy timeout lets the companion server, the dispatcher and the dashboard share one file.
-    engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+    engine = create_engine(
+        url, connect_args={"check_same_thread": False, "timeout": 30}, hide_parameters=True
+    )
     event.listen(engine, "connect", _sqlite_pragmas)
     return engine
 

@@ -206,3 +206,25 @@ def test_writer_recovers_after_unexpected_error(engine):
 
     assert outcomes == ["unavailable", "stored"]
     assert [row.body for row in all_inbound(engine)] == [b"messageId=first&status=SENT", b"messageId=third&status=SENT"]
+
+
+def test_failed_write_log_hides_number(engine, caplog):
+    # A database error's text would carry the statement's parameters: here a phone number.
+    with engine.begin() as connection:
+        connection.exec_driver_sql("DROP TABLE suppression")
+    entry = SuppressionEntry("+35799000123", "smsto-optout", "opted out")
+
+    async def scenario():
+        writer = IngestWriter(engine)
+        await writer.start()
+        try:
+            await writer.submit(InboundRecord("optout", b"unsubscribed_number=%2B35799000123", suppression=entry))
+        finally:
+            await writer.stop()
+
+    with pytest.raises(StorageUnavailable) as raised:
+        asyncio.run(scenario())
+
+    assert "suppression" in caplog.text
+    assert "35799000123" not in caplog.text
+    assert "35799000123" not in str(raised.value)

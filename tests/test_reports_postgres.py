@@ -1,6 +1,8 @@
 """The delivery-report pipeline on a real PostgreSQL server: writer, matcher, rematch, opt-outs."""
 
 import asyncio
+import threading
+import time
 from decimal import Decimal
 
 import pytest
@@ -8,7 +10,7 @@ import pytest
 from core.db import session_scope
 from core.reports import counters
 from core.reports.health import callback_health
-from core.reports.ingest import InboundRecord, IngestWriter, SuppressionEntry
+from core.reports.ingest import InboundRecord, IngestWriter, StorageUnavailable, SuppressionEntry
 from core.reports.matcher import Matcher
 from core.reports.matching import rematch_for_provider_ids
 from core.reports.optout import suppressed_numbers
@@ -86,3 +88,44 @@ def test_postgres_writer_and_matcher_threads(pg_engine):
     assert {row.status for row in recipient_by_phone(pg_engine, campaign.id).values()} == {"DELIVERED"}
     with session_scope(pg_engine) as session:
         assert suppressed_numbers(session, ["+35799000009", "+35799000001"]) == {"+35799000009"}
+
+
+def hold_table_lock(engine, seconds: float, started: threading.Event) -> None:
+    """Hold, from another session, a lock that blocks inserts into InboundReport."""
+    with engine.connect() as holder:
+        holder.begin()
+        holder.exec_driver_sql("LOCK TABLE inboundreport IN EXCLUSIVE MODE")
+        started.set()
+        time.sleep(seconds)
+        holder.rollback()
+
+
+async def submit_while_table_locked(engine, *, hold_seconds: float, timeout_seconds: float) -> tuple:
+    writer = IngestWriter(engine, timeout_seconds=timeout_seconds)
+    await writer.start()
+    started = threading.Event()
+    holder = threading.Thread(target=hold_table_lock, args=(engine, hold_seconds, started))
+    holder.start()
+    started.wait()
+
+    began = time.monotonic()
+    try:
+        await writer.submit(InboundRecord("delivery", b"messageId=locked&status=SENT"))
+        outcome = "stored"
+    except StorageUnavailable:
+        outcome = "unavailable"
+    elapsed = time.monotonic() - began
+
+    holder.join()
+    await writer.submit(InboundRecord("delivery", b"messageId=after&status=SENT"))
+    await writer.stop()
+    return outcome, elapsed
+
+
+def test_postgres_writer_ends_by_deadline(pg_engine):
+    # The batch has left the queue, so only the statement timeout ends it before SMS.to gives up.
+    outcome, elapsed = asyncio.run(submit_while_table_locked(pg_engine, hold_seconds=3, timeout_seconds=0.5))
+
+    assert outcome == "unavailable"
+    assert elapsed < 1.5
+    assert [row.body for row in all_inbound(pg_engine)] == [b"messageId=after&status=SENT"]

@@ -307,7 +307,7 @@ class IngestWriter:
                 errors = await self._write_in_event_loop(records, deadline)
             else:
                 loop = asyncio.get_running_loop()
-                errors = await loop.run_in_executor(self._executor, self._write_in_thread, records)
+                errors = await loop.run_in_executor(self._executor, self._write_in_thread, records, deadline)
         except Exception as error:  # the writer must outlive any single failed batch
             log.exception("storing %d report bodies failed unexpectedly", len(records))
             self._drop_connection()  # the next batch starts on a fresh connection, whatever its state
@@ -329,24 +329,30 @@ class IngestWriter:
                 finally:
                     self._write_lock.release()
             if time.monotonic() > deadline:
-                waited = time.monotonic() - started
-                error = StorageUnavailable(f"The database stayed locked for {waited:.1f} s.")
-                log.error("storing %d report bodies failed: %s", len(records), error)
-                return [error] * len(records)
+                return _locked_for(records, time.monotonic() - started)
             await asyncio.sleep(0.002)
 
-    def _write_in_thread(self, records: list[InboundRecord]) -> list[Exception | None]:
-        # NOTE: unlike the SQLite path, this write is not bounded by the batch's deadline: a
-        # PostgreSQL lock held for seconds delays the responses past timeout_seconds.
-        with self._write_lock:
-            return self._write(records, self._engine.connect)
+    def _write_in_thread(self, records: list[InboundRecord], deadline: float) -> list[Exception | None]:
+        # The batch has left the queue, so the watchdog no longer times it out. Both the wait for
+        # the matcher's turn and the statements on the server end by the deadline instead.
+        started = time.monotonic()
+        if not self._write_lock.acquire(timeout=max(0.0, deadline - started)):
+            return _locked_for(records, time.monotonic() - started)
+        try:
+            return self._write(records, self._engine.connect, deadline)
+        finally:
+            self._write_lock.release()
 
-    def _write(self, records: list[InboundRecord], connect) -> list[Exception | None]:
+    def _write(self, records: list[InboundRecord], connect, deadline: float | None = None) -> list[Exception | None]:
         """Write `records` in one transaction; return one error (or None) per record."""
         try:
             with connect() as connection, connection.begin():
+                if deadline is not None and connection.dialect.name == "postgresql":
+                    _end_statements_by(connection, deadline)
                 write_inbound_batch(connection, records)
             return [None] * len(records)
+        except StorageUnavailable as error:
+            return [error] * len(records)
         except OperationalError as error:
             if is_lock_error(error):
                 raise _DatabaseBusy() from error
@@ -360,7 +366,7 @@ class IngestWriter:
                 return [error]
             # One bad row fails the whole executemany; retry one by one so the others are stored.
             log.warning("storing %d bodies failed (%s); retrying them one by one", len(records), error)
-            return [self._write([record], connect)[0] for record in records]
+            return [self._write([record], connect, deadline)[0] for record in records]
 
     @contextmanager
     def _dedicated_connection(self):
@@ -374,6 +380,25 @@ class IngestWriter:
     def _drop_connection(self) -> None:
         discard(self._connection)
         self._connection = None
+
+
+def _end_statements_by(connection, deadline: float) -> None:
+    """Make PostgreSQL cancel this transaction's statements once `deadline` passes.
+
+    Otherwise a lock held by another session delays the batch, and every response waiting for
+    it, past the 4 s that SMS.to waits. The cancelled statement raises, so the batch gets a 503.
+    """
+    remaining_ms = int((deadline - time.monotonic()) * 1000)
+    if remaining_ms < 1:
+        raise StorageUnavailable("The batch reached its deadline before it could be written.")
+    # SET takes no bound parameters; the value is an int computed here.
+    connection.exec_driver_sql(f"SET LOCAL statement_timeout = {remaining_ms}")
+
+
+def _locked_for(records: list[InboundRecord], waited: float) -> list[Exception]:
+    error = StorageUnavailable(f"The database stayed locked for {waited:.1f} s.")
+    log.error("storing %d report bodies failed: %s", len(records), error)
+    return [error] * len(records)
 
 
 def _settle(batch: list, errors: list[Exception | None]) -> None:
