@@ -132,9 +132,13 @@ def wait_for(
 
 @contextmanager
 def run_sandbox(
-    *, api_key: str = "sandbox", startup_timeout: float = 20.0, **options: object
+    *, api_key: str = "sandbox", startup_timeout: float = 20.0, new_session: bool = False, **options: object
 ) -> Iterator[SandboxServer]:
-    """Run the sandbox as a uvicorn subprocess on a free loopback port; stop it by pid on exit."""
+    """Run the sandbox as a uvicorn subprocess on a free loopback port; stop it by pid on exit.
+
+    With `new_session`, the sandbox and its worker get a process group of their own, which a
+    test can signal as a whole.
+    """
     port = free_port()
     command = [
         sys.executable,
@@ -149,7 +153,12 @@ def run_sandbox(
     command += sandbox_arguments(options)
     with tempfile.NamedTemporaryFile(prefix="sandbox-", suffix=".log") as log_file:
         process = subprocess.Popen(
-            command, cwd=ROOT, stdout=log_file, stderr=subprocess.STDOUT, env=dict(os.environ)
+            command,
+            cwd=ROOT,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+            env=dict(os.environ),
+            start_new_session=new_session,
         )
         server = SandboxServer(f"http://127.0.0.1:{port}", api_key, process, Path(log_file.name))
         try:

@@ -211,9 +211,11 @@ def store_fates(
 
 
 def start_worker() -> None:
-    """Prepare a worker process: ignore Ctrl-C, exit with the parent, load the classifier."""
-    # Ctrl-C reaches the whole process group; the parent shuts the worker down itself.
+    """Prepare a worker process: ignore Ctrl-C and SIGTERM, exit with the parent, load the classifier."""
+    # Ctrl-C, or a SIGTERM sent to the whole process group, would break the pool in the middle of
+    # a chunk. The parent shuts the worker down itself, after its last chunk.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     parent = os.getppid()
     threading.Thread(target=_exit_when_orphaned, args=(parent,), daemon=True).start()
     validate_numbers([f"+3579900{index:04d}" for index in range(VECTOR_MIN)])

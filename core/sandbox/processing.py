@@ -12,6 +12,7 @@ process, which is faster for them.
 import asyncio
 import logging
 import multiprocessing
+import os
 import random
 import time
 import uuid
@@ -71,10 +72,16 @@ class Processor:
         self._pool = ProcessPoolExecutor(
             max_workers=1, mp_context=context, initializer=start_worker
         )
+        # The pool starts its process at the first task. Starting it now keeps the first send
+        # fast, and the worker ignores SIGTERM before a send can reach it.
+        self._pool.submit(os.getpid)
 
     def stop_worker(self) -> None:
+        """Stop the worker process once its current chunk is decided."""
         if self._pool is not None:
-            self._pool.shutdown(wait=False, cancel_futures=True)
+            # Waiting lets the pool release its semaphores: a server that exits before its worker
+            # makes multiprocessing warn of leaked semaphores.
+            self._pool.shutdown(wait=True, cancel_futures=True)
             self._pool = None
 
     @property
@@ -184,9 +191,9 @@ class Processor:
             return await asyncio.get_running_loop().run_in_executor(
                 self._pool, decide_chunk, *arguments
             )
-        except (BrokenProcessPool, OSError, RuntimeError):
+        except (BrokenProcessPool, OSError, RuntimeError) as error:
             # RuntimeError: the pool is shutting down. OSError: no worker process could start.
-            log.exception("the validation worker failed; deciding fates in the server process")
+            log.warning("the validation worker failed (%r); deciding fates in the server process", error)
             self._pool = None
             return decide_chunk(*arguments)
 
