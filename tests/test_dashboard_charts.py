@@ -16,6 +16,7 @@ EMPTY = [
     ("delivery_times", {}),
     ("cost_by_country", []),
     ("stage_funnel", {}),
+    ("stage_funnel", {"queued": 0, "delivered": 0}),
 ]
 FILLED = [
     ("delivery_timeline", [(WHEN, "DELIVERED", 3), (WHEN, "FAILED", 1)]),
@@ -44,3 +45,10 @@ def test_chart_with_data_has_axes(name, data):
 
     assert _annotations(figure) == []
     assert figure.layout.xaxis.visible is not False
+
+
+def test_funnel_leaves_out_empty_stages():
+    figure = charts.stage_funnel({"queued": 0, "sent": 3, "delivered": 5, "failed": 0})
+
+    assert list(figure.data[0].y) == ["Sent", "Delivered"]
+    assert list(figure.data[0].x) == [3, 5]
