@@ -16,11 +16,11 @@ _NO_DATA = "Nothing to show yet"
 def stage_funnel(stages: Mapping[str, int]) -> go.Figure:
     """Show how many recipients are at each stage, leaving out the stages that have none."""
     # Rows of 0 would push the stages that have recipients into a thin strip of the chart.
-    shown = {name: count for name, count in stages.items() if count}
+    occupied = {name: count for name, count in stages.items() if count}
     figure = go.Figure(
         go.Funnel(
-            y=[name.capitalize() for name in shown],
-            x=list(shown.values()),
+            y=[name.capitalize() for name in occupied],
+            x=list(occupied.values()),
             textinfo="value+percent total",
         )
     )
