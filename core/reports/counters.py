@@ -26,7 +26,9 @@ _TABLE = ReportCounter.__table__
 
 def add_counts(executor, counts: Mapping[str, int]) -> None:
     """Add `counts` to the stored totals, creating missing rows; `executor` is a Connection or Session."""
-    rows = [{"name": name, "value": value} for name, value in counts.items() if value]
+    # Sorted by name, so that concurrent transactions (two servers, the matcher and the
+    # dispatcher's rematch) lock the rows in one order and never deadlock on PostgreSQL.
+    rows = [{"name": name, "value": value} for name, value in sorted(counts.items()) if value]
     if not rows:
         return
 

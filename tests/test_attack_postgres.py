@@ -1,0 +1,80 @@
+"""Attacks on the delivery-report path with two or more sessions on one real PostgreSQL database.
+
+Each test makes sessions meet in a fixed order by holding a row or table lock from a third
+session, then releasing it, so a race that depends on timing happens on every run.
+"""
+
+import asyncio
+import threading
+import time
+
+import pytest
+from sqlalchemy import text
+
+from core.reports import counters
+from core.reports.ingest import InboundRecord, IngestWriter
+from core.reports.matcher import Matcher
+
+pytestmark = pytest.mark.postgres
+
+
+def wait_for_lock_waiters(engine, count: int, *, unless_done: threading.Thread | None = None,
+                          timeout: float = 5.0) -> None:
+    """Wait until `count` sessions wait for a lock, or until the thread `unless_done` has ended."""
+    deadline = time.monotonic() + timeout
+    with engine.connect() as connection:
+        while time.monotonic() < deadline:
+            waiting = connection.execute(
+                text("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'")
+            ).scalar_one()
+            connection.rollback()
+            if waiting >= count or (unless_done is not None and not unless_done.is_alive()):
+                return
+            time.sleep(0.02)
+    raise TimeoutError(f"fewer than {count} sessions waited for a lock within {timeout} s")
+
+
+def run_in_thread(target, errors: list) -> threading.Thread:
+    def run():
+        try:
+            target()
+        except Exception as error:  # noqa: BLE001  (the test asserts on the collected errors)
+            errors.append(error)
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    return thread
+
+
+def add_counts_in_transaction(engine, counts: dict[str, int]):
+    def add():
+        with engine.begin() as connection:
+            counters.add_counts(connection, counts)
+
+    return add
+
+
+def test_counters_opposite_orders_no_deadlock(pg_engine):
+    # Two ingest writers (two servers) whose batches list the same totals in opposite orders.
+    first = {counters.BODIES_ACCEPTED: 1, counters.OPTOUTS_ACCEPTED: 1}
+    second = {counters.OPTOUTS_ACCEPTED: 1, counters.BODIES_ACCEPTED: 1}
+    with pg_engine.begin() as connection:
+        counters.add_counts(connection, {counters.BODIES_ACCEPTED: 1, counters.OPTOUTS_ACCEPTED: 1})
+
+    errors: list = []
+    with pg_engine.connect() as holder:
+        holder.begin()
+        counters.add_counts(holder, {counters.BODIES_ACCEPTED: 1})
+        threads = [run_in_thread(add_counts_in_transaction(pg_engine, first), errors)]
+        wait_for_lock_waiters(pg_engine, 1)
+        threads.append(run_in_thread(add_counts_in_transaction(pg_engine, second), errors))
+        wait_for_lock_waiters(pg_engine, 2)
+        holder.commit()
+    for thread in threads:
+        thread.join(10)
+
+    with pg_engine.connect() as connection:
+        totals = counters.read_counts(connection)
+    assert errors == []
+    assert totals[counters.BODIES_ACCEPTED] == 4
+    assert totals[counters.OPTOUTS_ACCEPTED] == 3
