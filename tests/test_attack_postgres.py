@@ -11,9 +11,12 @@ import time
 import pytest
 from sqlalchemy import text
 
+from core.db import session_scope
 from core.reports import counters
 from core.reports.ingest import InboundRecord, IngestWriter
 from core.reports.matcher import Matcher
+from core.reports.matching import rematch_for_provider_ids
+from tests.reports_fixtures import all_reports, form_body, make_campaign, store_and_match, store_bodies
 
 pytestmark = pytest.mark.postgres
 
@@ -78,3 +81,42 @@ def test_counters_opposite_orders_no_deadlock(pg_engine):
     assert errors == []
     assert totals[counters.BODIES_ACCEPTED] == 4
     assert totals[counters.OPTOUTS_ACCEPTED] == 3
+
+
+def rematch_in_transaction(engine, provider_id: str, matched: list):
+    def rematch():
+        with session_scope(engine) as session:
+            matched.append(rematch_for_provider_ids(session, ids=[provider_id]))
+
+    return rematch
+
+
+def test_rematch_concurrent_matches_once(pg_engine):
+    # The dispatcher's rematch and a matcher's sweep (or the sweeps of two servers) on one report.
+    store_and_match(pg_engine, [form_body({"messageId": "m-1", "trackingId": "m-1", "status": "DELIVERED",
+                                           "price": "0.035", "parts": "1"})])
+    campaign = make_campaign(pg_engine, phones=["+35799000001"], message_ids={"+35799000001": "m-1"})
+    recipient_id = campaign.recipient_ids["+35799000001"]
+
+    errors: list = []
+    matched: list = []
+    with pg_engine.connect() as holder:
+        holder.begin()
+        holder.execute(text("SELECT id FROM recipient WHERE id = :id FOR UPDATE"), {"id": recipient_id})
+        threads = [run_in_thread(rematch_in_transaction(pg_engine, "m-1", matched), errors)]
+        wait_for_lock_waiters(pg_engine, 1)
+        # The second either waits for the recipient too, or sees the report taken and ends.
+        threads.append(run_in_thread(rematch_in_transaction(pg_engine, "m-1", matched), errors))
+        wait_for_lock_waiters(pg_engine, 2, unless_done=threads[1])
+        holder.commit()
+    for thread in threads:
+        thread.join(10)
+
+    reports = all_reports(pg_engine)
+    with pg_engine.connect() as connection:
+        totals = counters.read_counts(connection)
+    assert errors == []
+    assert sorted(matched) == [0, 1]
+    assert [(report.matched, report.duplicate) for report in reports] == [(True, False)]
+    assert totals[counters.REPORTS_MATCHED] == 1
+    assert totals[counters.REPORTS_UNMATCHED] == 0

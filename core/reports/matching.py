@@ -376,6 +376,7 @@ def _write_states(session, states: dict[int, _RecipientState]) -> None:
 def _load_unmatched(session, ids: list[str]) -> list[PendingReport]:
     reports: dict[int, PendingReport] = {}
     columns = [_REPORT.c[name] for name in _PENDING_COLUMNS]
+    lock = _dialect_name(session) == "postgresql"
     for chunk in _chunks(ids):
         by_tracking = select(*columns).where(
             _REPORT.c.matched.is_(False), _REPORT.c.tracking_id.in_(chunk)
@@ -384,6 +385,11 @@ def _load_unmatched(session, ids: list[str]) -> list[PendingReport]:
             _REPORT.c.matched.is_(False), _REPORT.c.tracking_id == "", _REPORT.c.message_id.in_(chunk)
         )
         for statement in (by_tracking, by_message):
+            if lock:
+                # Two rematches on PostgreSQL (the dispatcher's and a sweep, or two servers' sweeps)
+                # must not both match one report. A report locked by the other is skipped, and one
+                # it has already matched fails `matched = false` when the lock is taken.
+                statement = statement.with_for_update(skip_locked=True)
             for row in session.execute(statement).mappings():
                 reports[row["id"]] = PendingReport(**row)
     return [reports[report_id] for report_id in sorted(reports)]
