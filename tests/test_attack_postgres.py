@@ -13,7 +13,7 @@ from sqlalchemy import text
 
 from core.db import session_scope
 from core.reports import counters
-from core.reports.ingest import InboundRecord, IngestWriter
+from core.reports.ingest import InboundRecord, IngestWriter, StorageUnavailable
 from core.reports.matcher import Matcher
 from core.reports.matching import rematch_for_provider_ids
 from tests.reports_fixtures import all_reports, form_body, make_campaign, store_and_match, store_bodies
@@ -105,7 +105,7 @@ def test_rematch_concurrent_matches_once(pg_engine):
         holder.execute(text("SELECT id FROM recipient WHERE id = :id FOR UPDATE"), {"id": recipient_id})
         threads = [run_in_thread(rematch_in_transaction(pg_engine, "m-1", matched), errors)]
         wait_for_lock_waiters(pg_engine, 1)
-        # The second either waits for the recipient too, or sees the report taken and ends.
+        # The second either waits for the recipient too, or finds the report locked and ends.
         threads.append(run_in_thread(rematch_in_transaction(pg_engine, "m-1", matched), errors))
         wait_for_lock_waiters(pg_engine, 2, unless_done=threads[1])
         holder.commit()
@@ -120,3 +120,50 @@ def test_rematch_concurrent_matches_once(pg_engine):
     assert [(report.matched, report.duplicate) for report in reports] == [(True, False)]
     assert totals[counters.REPORTS_MATCHED] == 1
     assert totals[counters.REPORTS_UNMATCHED] == 0
+
+
+def hold_recipient_lock(engine, seconds: float, started: threading.Event) -> None:
+    """Hold, from another session, a lock that makes the matcher wait for the recipient rows."""
+    with engine.connect() as holder:
+        holder.begin()
+        holder.exec_driver_sql("LOCK TABLE recipient IN EXCLUSIVE MODE")
+        started.set()
+        time.sleep(seconds)
+        holder.rollback()
+
+
+async def submit_while_matcher_waits(engine, *, hold_seconds: float) -> tuple[str, float]:
+    write_lock = threading.Lock()
+    matcher = Matcher(engine, write_lock=write_lock, idle_seconds=0.05)
+    writer = IngestWriter(engine, write_lock=write_lock, timeout_seconds=3.0, on_commit=matcher.notify)
+    started = threading.Event()
+    holder = threading.Thread(target=hold_recipient_lock, args=(engine, hold_seconds, started))
+    holder.start()
+    started.wait()
+    await writer.start()
+    await matcher.start()
+    await asyncio.to_thread(wait_for_lock_waiters, engine, 1)
+
+    began = time.monotonic()
+    try:
+        await writer.submit(InboundRecord("delivery", b"messageId=m-2&status=SENT", auth="none"))
+        outcome = "stored"
+    except StorageUnavailable:
+        outcome = "unavailable"
+    elapsed = time.monotonic() - began
+
+    await asyncio.to_thread(holder.join)
+    await writer.stop()
+    await matcher.stop()
+    return outcome, elapsed
+
+
+def test_matcher_lock_wait_keeps_writer_free(pg_engine):
+    # An operator's lock on the recipient table must not stop reports from being stored.
+    make_campaign(pg_engine, phones=["+35799000001"], message_ids={"+35799000001": "m-1"})
+    store_bodies(pg_engine, [form_body({"messageId": "m-1", "trackingId": "m-1", "status": "SENT"})])
+
+    outcome, elapsed = asyncio.run(submit_while_matcher_waits(pg_engine, hold_seconds=4))
+
+    assert outcome == "stored"
+    assert elapsed < 2.0

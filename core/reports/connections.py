@@ -9,9 +9,13 @@ fail at once instead, and the caller retries after an asynchronous sleep.
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import OperationalError
 
+# Far below the ingest writer's 2.5 s wait for the write lock, so the writer gets its turn.
+POSTGRES_LOCK_TIMEOUT_MS = 500
+
 
 def open_nonblocking(engine: Engine, *, synced_commits: bool = False) -> Connection:
-    """Open a connection with busy timeout 0; close it with `discard`, never back into the pool.
+    """Open a connection with busy timeout 0 (on PostgreSQL, a short lock timeout); close it with
+    `discard`, never back into the pool.
 
     Its commits also never run a WAL checkpoint, because a checkpoint writes and syncs the
     database file and would stall the event loop. `checkpoint_wal` does that from a worker thread.
@@ -19,6 +23,12 @@ def open_nonblocking(engine: Engine, *, synced_commits: bool = False) -> Connect
     transaction survives a power cut as well as a crash of the process.
     """
     connection = engine.connect()
+    if engine.dialect.name == "postgresql":
+        # The matcher holds the process's write lock while it works, so an unbounded wait for a
+        # row lock (an operator's LOCK TABLE recipient, say) would make every webhook respond with 503.
+        # The statement fails after this wait instead; the caller rolls back and retries later.
+        connection.exec_driver_sql(f"SET lock_timeout = {POSTGRES_LOCK_TIMEOUT_MS}")
+        connection.commit()
     if engine.dialect.name == "sqlite":
         connection.exec_driver_sql("PRAGMA busy_timeout = 0")
         connection.exec_driver_sql("PRAGMA wal_autocheckpoint = 0")

@@ -27,7 +27,7 @@ _TABLE = ReportCounter.__table__
 def add_counts(executor, counts: Mapping[str, int]) -> None:
     """Add `counts` to the stored totals, creating missing rows; `executor` is a Connection or Session."""
     # Sorted by name, so that concurrent transactions (two servers, the matcher and the
-    # dispatcher's rematch) lock the rows in one order and never deadlock on PostgreSQL.
+    # dispatcher's rematch) lock the rows in one order and cannot deadlock on them on PostgreSQL.
     rows = [{"name": name, "value": value} for name, value in sorted(counts.items()) if value]
     if not rows:
         return
