@@ -25,8 +25,8 @@ def open_nonblocking(engine: Engine, *, synced_commits: bool = False) -> Connect
     connection = engine.connect()
     if engine.dialect.name == "postgresql":
         # The matcher holds the process's write lock while it works, so an unbounded wait for a
-        # row lock (an operator's LOCK TABLE recipient, say) would make every webhook respond with 503.
-        # The statement fails after this wait instead; the caller rolls back and retries later.
+        # row lock (an operator's LOCK TABLE recipient, say) would make every webhook respond
+        # with 503. The statement fails after this wait instead, and the caller retries later.
         connection.exec_driver_sql(f"SET lock_timeout = {POSTGRES_LOCK_TIMEOUT_MS}")
         connection.commit()
     if engine.dialect.name == "sqlite":
