@@ -5,9 +5,11 @@ session, then releasing it, so a race that depends on timing happens on every ru
 """
 
 import asyncio
+import contextlib
 import threading
 import time
 
+import httpx
 import pytest
 from sqlalchemy import text
 
@@ -16,6 +18,7 @@ from core.reports import counters
 from core.reports.ingest import InboundRecord, IngestWriter, StorageUnavailable
 from core.reports.matcher import Matcher
 from core.reports.matching import rematch_for_provider_ids
+from tests.processes import companion_server
 from tests.reports_fixtures import all_reports, form_body, make_campaign, store_and_match, store_bodies
 
 pytestmark = pytest.mark.postgres
@@ -167,3 +170,49 @@ def test_matcher_lock_wait_keeps_writer_free(pg_engine):
 
     assert outcome == "stored"
     assert elapsed < 2.0
+
+
+def hold_lock_until(engine, statement: str, started: threading.Event, release: threading.Event) -> None:
+    with engine.connect() as holder:
+        holder.begin()
+        holder.exec_driver_sql(statement)
+        started.set()
+        release.wait(20)
+        holder.rollback()
+
+
+def get_health(base_url: str) -> None:
+    with contextlib.suppress(httpx.HTTPError):
+        httpx.get(f"{base_url}/api/callback-health", timeout=20)
+
+
+def test_webhook_free_while_health_waits(pg_engine, postgres_url):
+    # Health requests waiting on a table lock (ALTER TABLE recipient, say) took every pooled
+    # connection, so report writes waited for the pool far past the 4 s SMS.to waits.
+    env = {"DATABASE_URL": postgres_url, "DISPATCHER_ENABLED": "false", "WEBHOOK_SECRET": ""}
+    started, release = threading.Event(), threading.Event()
+    holder = threading.Thread(
+        target=hold_lock_until,
+        args=(pg_engine, "LOCK TABLE recipient IN ACCESS EXCLUSIVE MODE", started, release),
+    )
+    with companion_server(env) as base_url:
+        holder.start()
+        started.wait()
+        readers = [threading.Thread(target=get_health, args=(base_url,)) for _ in range(20)]
+        for reader in readers:
+            reader.start()
+        # SQLAlchemy's default pool has 15 connections (5 plus 10 overflow), and the matcher keeps one.
+        wait_for_lock_waiters(pg_engine, 14)
+
+        began = time.monotonic()
+        response = httpx.post(f"{base_url}/webhooks/smsto", content=b"messageId=m-1&status=SENT",
+                              headers={"content-type": "application/x-www-form-urlencoded"}, timeout=20)
+        elapsed = time.monotonic() - began
+
+        release.set()
+        holder.join()
+        for reader in readers:
+            reader.join()
+
+    assert response.status_code == 200
+    assert elapsed < 4.0

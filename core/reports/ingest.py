@@ -20,7 +20,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from sqlalchemy import insert
+from sqlalchemy import create_engine, insert
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError, OperationalError
@@ -196,6 +196,7 @@ class IngestWriter:
         self._write_lock = write_lock or threading.Lock()
         self._on_commit = on_commit
         self._in_event_loop = engine.dialect.name == "sqlite"
+        self._write_engine = engine if self._in_event_loop else _private_engine(engine)
         self._connection = None
         self._pending: deque[tuple[InboundRecord, asyncio.Future, float]] = deque()
         self._wakeup: asyncio.Event | None = None
@@ -236,6 +237,8 @@ class IngestWriter:
         if self._executor is not None:
             self._executor.shutdown(wait=True)
         self._drop_connection()
+        if self._write_engine is not self._engine:
+            self._write_engine.dispose()
         log.info("report writer stopped")
 
     async def submit(self, record: InboundRecord) -> None:
@@ -339,7 +342,7 @@ class IngestWriter:
         if not self._write_lock.acquire(timeout=max(0.0, deadline - started)):
             return _locked_for(records, time.monotonic() - started)
         try:
-            return self._write(records, self._engine.connect, deadline)
+            return self._write(records, self._write_engine.connect, deadline)
         finally:
             self._write_lock.release()
 
@@ -380,6 +383,15 @@ class IngestWriter:
     def _drop_connection(self) -> None:
         discard(self._connection)
         self._connection = None
+
+
+def _private_engine(engine: Engine) -> Engine:
+    """Return an engine on the same database with a pool of one connection, for the writer alone.
+
+    Requests waiting on a lock elsewhere (health views during an ALTER TABLE, say) can take every
+    connection of the shared pool, and a write waiting for the pool would outlast SMS.to's 4 s.
+    """
+    return create_engine(engine.url, pool_size=1, max_overflow=0, pool_pre_ping=True, hide_parameters=True)
 
 
 def _end_statements_by(connection, deadline: float) -> None:
