@@ -16,10 +16,17 @@ from sqlalchemy import text
 from core.db import session_scope
 from core.reports import counters
 from core.reports.ingest import InboundRecord, IngestWriter, StorageUnavailable
-from core.reports.matcher import Matcher
+from core.reports.matcher import Matcher, drain_pending
 from core.reports.matching import rematch_for_provider_ids
 from tests.processes import companion_server
-from tests.reports_fixtures import all_reports, form_body, make_campaign, store_and_match, store_bodies
+from tests.reports_fixtures import (
+    all_reports,
+    form_body,
+    make_campaign,
+    recipient_by_phone,
+    store_and_match,
+    store_bodies,
+)
 
 pytestmark = pytest.mark.postgres
 
@@ -216,3 +223,30 @@ def test_webhook_free_while_health_waits(pg_engine, postgres_url):
 
     assert response.status_code == 200
     assert elapsed < 4.0
+
+
+def test_report_racing_send_record_matches(pg_engine):
+    # The matcher stores a report for m-1 as unmatched while the dispatcher records m-1 and runs
+    # its rematch, and each transaction misses the other's uncommitted rows.
+    store_bodies(pg_engine, [form_body({"messageId": "m-1", "trackingId": "m-1", "status": "SENT"})])
+    with pg_engine.begin() as connection:
+        counters.add_counts(connection, {counters.REPORTS_PARSED: 0, counters.BODIES_ACCEPTED: 0})
+
+    errors: list = []
+    with pg_engine.connect() as holder:
+        holder.begin()
+        holder.exec_driver_sql("LOCK TABLE reportcounter IN EXCLUSIVE MODE")
+        matcher = run_in_thread(lambda: drain_pending(pg_engine), errors)
+        wait_for_lock_waiters(pg_engine, 1)
+
+        campaign = make_campaign(pg_engine, phones=["+35799000001"], message_ids={"+35799000001": "m-1"})
+        with session_scope(pg_engine) as session:
+            rematched = rematch_for_provider_ids(session, ids=["m-1"])
+        holder.commit()
+    matcher.join(10)
+
+    recipient = recipient_by_phone(pg_engine, campaign.id)["+35799000001"]
+    assert errors == []
+    assert rematched == 0
+    assert [report.matched for report in all_reports(pg_engine)] == [True]
+    assert recipient.status == "SENT"

@@ -16,17 +16,19 @@ from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import insert, or_, select, update
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import OperationalError
 
-from core.models import DeliveryReport, InboundReport
+from core.models import DeliveryReport, InboundReport, Recipient
 from core.reports import counters
 from core.reports.connections import discard, is_lock_error, open_nonblocking
 from core.reports.matching import (
+    NO_RECIPIENT_YET,
     PendingReport,
     apply_matched,
     find_recipients,
+    rematch_for_provider_ids,
     report_rows,
     sweep_unmatched,
 )
@@ -36,6 +38,7 @@ log = logging.getLogger(__name__)
 
 _INBOUND = InboundReport.__table__
 _REPORT = DeliveryReport.__table__
+_RECIPIENT = Recipient.__table__
 
 
 def process_pending_batch(connection: Connection, *, limit: int = 500) -> int:
@@ -61,7 +64,40 @@ def process_pending_batch(connection: Connection, *, limit: int = 500) -> int:
         reports = [r for body_id in sorted(claimed) for r in reports_by_body.get(body_id, [])]
         _record_failures(connection, {k: v for k, v in failures.items() if k in claimed})
         _store_reports(connection, reports)
+    if connection.dialect.name == "postgresql":
+        _rematch_after_commit(connection, reports)
     return len(claimed)
+
+
+def _rematch_after_commit(connection, reports: list[PendingReport]) -> None:
+    """Match this batch's reports that found no recipient, if their ids are known by now.
+
+    On PostgreSQL the dispatcher may record a send's ids while this batch runs, and its rematch
+    then misses the reports this batch has not committed yet. The dispatcher's commit comes
+    before its rematch and this one runs after this batch's commit, so one of the two reads both.
+    SQLite needs none of this, because its write transactions run one at a time.
+    """
+    ids = {
+        value
+        for report in reports
+        if report.unmatched_reason == NO_RECIPIENT_YET
+        for value in (report.tracking_id, report.message_id)
+        if value
+    }
+    if not ids:
+        return
+
+    # An indexed check first, so that reports whose ids no recipient has yet (the usual early or
+    # foreign report) are not rewritten.
+    provider_ids = sorted(ids)
+    by_message = _RECIPIENT.c.provider_message_id.in_(provider_ids)
+    by_campaign = _RECIPIENT.c.provider_campaign_id.in_(provider_ids)
+    known = connection.execute(select(_RECIPIENT.c.id).where(or_(by_message, by_campaign)).limit(1)).first()
+    connection.rollback()
+    if known is None:
+        return
+    with connection.begin():
+        rematch_for_provider_ids(connection, ids=provider_ids)
 
 
 def _parse_rows(rows) -> tuple[dict[int, list[PendingReport]], dict[int, str]]:
