@@ -250,3 +250,45 @@ def test_report_racing_send_record_matches(pg_engine):
     assert rematched == 0
     assert [report.matched for report in all_reports(pg_engine)] == [True]
     assert recipient.status == "SENT"
+
+
+@contextlib.contextmanager
+def commits_wait_for_missing_standby(engine):
+    """Make every commit wait for a synchronous standby that does not exist, as when it is down."""
+    admin = engine.execution_options(isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.exec_driver_sql("ALTER SYSTEM SET synchronous_standby_names = 'missing_standby'")
+        connection.exec_driver_sql("SELECT pg_reload_conf()")
+    time.sleep(0.3)  # the reload reaches the other sessions asynchronously
+    try:
+        yield
+    finally:
+        with admin.connect() as connection:
+            connection.exec_driver_sql("ALTER SYSTEM RESET synchronous_standby_names")
+            connection.exec_driver_sql("SELECT pg_reload_conf()")
+
+
+async def submit_while_commits_hang(engine) -> tuple[str, float]:
+    writer = IngestWriter(engine, timeout_seconds=3.0)
+    await writer.start()
+    began = time.monotonic()
+    try:
+        with commits_wait_for_missing_standby(engine):
+            try:
+                await writer.submit(InboundRecord("delivery", b"messageId=m-1&status=SENT", auth="none"))
+                outcome = "stored"
+            except StorageUnavailable:
+                outcome = "unavailable"
+            elapsed = time.monotonic() - began
+    finally:
+        await writer.stop()
+    return outcome, elapsed
+
+
+def test_writer_hung_commit_gets_response(pg_engine):
+    # statement_timeout does not end a commit that waits for a synchronous standby, so only a
+    # wait bounded in the writer gives the request its response before SMS.to gives up.
+    outcome, elapsed = asyncio.run(asyncio.wait_for(submit_while_commits_hang(pg_engine), 8))
+
+    assert outcome == "unavailable"
+    assert elapsed < 4.0

@@ -34,6 +34,9 @@ log = logging.getLogger(__name__)
 _INBOUND = InboundReport.__table__
 _SUPPRESSION = Suppression.__table__
 _QUIET_PASSES = 2
+# A batch being written normally ends by its deadline, so the watchdog waits this much longer
+# before it fails the batch's requests itself.
+_IN_FLIGHT_GRACE_SECONDS = 0.5
 
 
 class StorageUnavailable(RuntimeError):
@@ -199,6 +202,7 @@ class IngestWriter:
         self._write_engine = engine if self._in_event_loop else _private_engine(engine)
         self._connection = None
         self._pending: deque[tuple[InboundRecord, asyncio.Future, float]] = deque()
+        self._in_flight: list[tuple[InboundRecord, asyncio.Future, float]] = []  # the batch being written
         self._wakeup: asyncio.Event | None = None
         self._task: asyncio.Task | None = None
         self._watchdog: asyncio.Task | None = None
@@ -270,6 +274,23 @@ class IngestWriter:
                 if not future.done():
                     message = f"The body was not stored within {self._timeout_seconds} s."
                     future.set_exception(StorageUnavailable(message))
+            self._expire_in_flight(limit - _IN_FLIGHT_GRACE_SECONDS)
+
+    def _expire_in_flight(self, limit: float) -> None:
+        """Fail the requests of the batch being written that arrived before `limit`.
+
+        statement_timeout does not end everything: a commit waiting for a synchronous standby that
+        is down (seen on PostgreSQL 15), or a stalled network, keeps the batch going. Its requests
+        get a 503 instead. The write may still commit later, and the retried body is then a duplicate,
+        which the matcher recognises.
+        """
+        expired = 0
+        for _, future, received in self._in_flight:
+            if received < limit and not future.done():
+                future.set_exception(StorageUnavailable("The write of the body did not finish in time."))
+                expired += 1
+        if expired:
+            log.error("storing a batch passed its deadline; %d requests got 503 while the write goes on", expired)
 
     async def _run(self) -> None:
         while True:
@@ -305,6 +326,7 @@ class IngestWriter:
         # The queue is first in, first out, so the first record of the batch is the oldest.
         oldest = batch[0][2]
         deadline = min(time.monotonic() + self._busy_retry_seconds, oldest + self._timeout_seconds)
+        self._in_flight = batch
         try:
             if self._in_event_loop:
                 errors = await self._write_in_event_loop(records, deadline)
@@ -317,6 +339,7 @@ class IngestWriter:
             errors = [error] * len(records)
 
         self.last_commit_at = time.monotonic()
+        self._in_flight = []
         _settle(batch, errors)
         if self._on_commit is not None and any(record.awaits_matching for record in records):
             self._on_commit()
@@ -336,8 +359,8 @@ class IngestWriter:
             await asyncio.sleep(0.002)
 
     def _write_in_thread(self, records: list[InboundRecord], deadline: float) -> list[Exception | None]:
-        # The batch has left the queue, so the watchdog no longer times it out. Both the wait for
-        # the matcher's turn and the statements on the server end by the deadline instead.
+        # The batch has left the queue, so the watchdog fails its requests only after a grace
+        # period. Both the wait for the matcher's turn and the statements end by the deadline.
         started = time.monotonic()
         if not self._write_lock.acquire(timeout=max(0.0, deadline - started)):
             return _locked_for(records, time.monotonic() - started)
