@@ -268,7 +268,7 @@ async def handle_webhook(scope, receive, kind: str, check: Callable) -> Response
     try:
         await state.reports.writer.submit(record)
     except StorageUnavailable as error:
-        log.error("storing a %s body failed, responding 503: %s", kind, error)
+        _log_storage_failure(kind, error)
         message = "The report could not be stored; it was not accepted. Retry later."
         return error_response(503, "storage_unavailable", message, {"Retry-After": "60"})
     return None
@@ -340,13 +340,29 @@ _last_warning: dict[str, tuple[float, int]] = {}
 
 def _warn_limited(code: str, interval: float = 10.0) -> None:
     """Log a rejected request, at most one line per `interval` seconds per error code, with a count."""
+    skipped = _skipped_since_last_line(code, interval)
+    if skipped is not None:
+        log.warning("rejected a webhook request: %s (%d more since the last warning)", code, skipped)
+
+
+def _log_storage_failure(kind: str, error: Exception, interval: float = 10.0) -> None:
+    """Log a 503 at most once per `interval` seconds, because SMS.to keeps posting during an outage."""
+    skipped = _skipped_since_last_line("storage_unavailable", interval)
+    if skipped is not None:
+        log.error(
+            "storing a %s body failed, responding 503 (%d more since the last error): %s", kind, skipped, error
+        )
+
+
+def _skipped_since_last_line(code: str, interval: float) -> int | None:
+    """Return how many lines for `code` were skipped if one is due now; else count this one, return None."""
     now = time.monotonic()
     last, skipped = _last_warning.get(code, (0.0, 0))
     if now - last < interval:
         _last_warning[code] = (last, skipped + 1)
-        return
+        return None
     _last_warning[code] = (now, 0)
-    log.warning("rejected a webhook request: %s (%d more since the last warning)", code, skipped)
+    return skipped
 
 
 def _secret(settings: Settings) -> str | None:

@@ -6,11 +6,13 @@ session, then releasing it, so a race that depends on timing happens on every ru
 
 import asyncio
 import contextlib
+import logging
 import threading
 import time
 
 import httpx
 import pytest
+from fastapi.testclient import TestClient
 from sqlalchemy import text
 
 from core.db import session_scope
@@ -18,6 +20,7 @@ from core.reports import counters
 from core.reports.ingest import InboundRecord, IngestWriter, StorageUnavailable
 from core.reports.matcher import Matcher, drain_pending
 from core.reports.matching import rematch_for_provider_ids
+from core.settings import Settings
 from tests.processes import companion_server
 from tests.reports_fixtures import (
     all_reports,
@@ -27,6 +30,7 @@ from tests.reports_fixtures import (
     store_and_match,
     store_bodies,
 )
+from webhook_server import create_app
 
 pytestmark = pytest.mark.postgres
 
@@ -292,3 +296,22 @@ def test_writer_hung_commit_gets_response(pg_engine):
 
     assert outcome == "unavailable"
     assert elapsed < 4.0
+
+
+def test_webhook_503_log_is_rate_limited(pg_engine, postgres_url, caplog):
+    # While the database cannot store bodies, SMS.to keeps posting: one log line per request
+    # would flood the log at the rate reports arrive.
+    settings = Settings(database_url=postgres_url, dispatcher_enabled=False, webhook_secret=None)
+    with TestClient(create_app(settings)) as client:
+        with pg_engine.begin() as connection:
+            connection.exec_driver_sql("DROP TABLE inboundreport CASCADE")
+        with caplog.at_level(logging.ERROR, logger="webhook_server"):
+            codes = [
+                client.post("/webhooks/smsto", content=f"messageId=m-{n}&status=SENT".encode(),
+                            headers={"content-type": "application/x-www-form-urlencoded"}).status_code
+                for n in range(20)
+            ]
+
+    lines = [record for record in caplog.records if record.name == "webhook_server"]
+    assert codes == [503] * 20
+    assert len(lines) <= 1
