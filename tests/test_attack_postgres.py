@@ -6,6 +6,7 @@ session, then releasing it, so a race that depends on timing happens on every ru
 
 import asyncio
 import contextlib
+import json
 import logging
 import threading
 import time
@@ -315,3 +316,22 @@ def test_webhook_503_log_is_rate_limited(pg_engine, postgres_url, caplog):
     lines = [record for record in caplog.records if record.name == "webhook_server"]
     assert codes == [503] * 20
     assert len(lines) <= 1
+
+
+def test_matcher_batch_of_array_bodies(pg_engine):
+    # Array bodies of up to 64 KiB each carry about a thousand reports, so one batch can name more
+    # provider ids than PostgreSQL accepts parameters in one statement (65535). Here 17 bodies
+    # name 34,000 ids, and a lookup by both id columns would bind each of them twice.
+    bodies = []
+    for body_number in range(17):
+        reports = [{"messageId": f"m-{body_number}-{n}", "trackingId": f"t-{body_number}-{n}", "status": "SENT"}
+                   for n in range(1000)]
+        bodies.append(("application/json", json.dumps(reports, separators=(",", ":")).encode()))
+    store_bodies(pg_engine, bodies)
+
+    taken = drain_pending(pg_engine)
+
+    with pg_engine.connect() as connection:
+        totals = counters.read_counts(connection)
+    assert taken == 17
+    assert totals[counters.REPORTS_UNMATCHED] == 17_000

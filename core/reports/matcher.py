@@ -90,14 +90,25 @@ def _rematch_after_commit(connection, reports: list[PendingReport]) -> None:
     # An indexed check first, so that reports whose ids no recipient has yet (the usual early or
     # foreign report) are not rewritten.
     provider_ids = sorted(ids)
-    by_message = _RECIPIENT.c.provider_message_id.in_(provider_ids)
-    by_campaign = _RECIPIENT.c.provider_campaign_id.in_(provider_ids)
-    known = connection.execute(select(_RECIPIENT.c.id).where(or_(by_message, by_campaign)).limit(1)).first()
+    known = any(_any_recipient_has(connection, chunk) for chunk in _chunks(provider_ids))
     connection.rollback()
-    if known is None:
+    if not known:
         return
     with connection.begin():
         rematch_for_provider_ids(connection, ids=provider_ids)
+
+
+def _any_recipient_has(connection, provider_ids: list[str]) -> bool:
+    by_message = _RECIPIENT.c.provider_message_id.in_(provider_ids)
+    by_campaign = _RECIPIENT.c.provider_campaign_id.in_(provider_ids)
+    statement = select(_RECIPIENT.c.id).where(or_(by_message, by_campaign)).limit(1)
+    return connection.execute(statement).first() is not None
+
+
+def _chunks(values: list, size: int = 500):
+    # Two IN lists of `size` values each stay far below PostgreSQL's 65535 parameters.
+    for start in range(0, len(values), size):
+        yield values[start : start + size]
 
 
 def _parse_rows(rows) -> tuple[dict[int, list[PendingReport]], dict[int, str]]:
