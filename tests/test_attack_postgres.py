@@ -22,7 +22,7 @@ from core.reports.ingest import InboundRecord, IngestWriter, StorageUnavailable
 from core.reports.matcher import Matcher, drain_pending
 from core.reports.matching import rematch_for_provider_ids
 from core.settings import Settings
-from tests.processes import companion_server
+from tests.processes import companion_server, free_port
 from tests.reports_fixtures import (
     all_reports,
     form_body,
@@ -31,6 +31,7 @@ from tests.reports_fixtures import (
     store_and_match,
     store_bodies,
 )
+from tests.test_webhook_crash import burst_then_kill, start_server, stop_server
 from webhook_server import create_app
 
 pytestmark = pytest.mark.postgres
@@ -335,3 +336,34 @@ def test_matcher_batch_of_array_bodies(pg_engine):
         totals = counters.read_counts(connection)
     assert taken == 17
     assert totals[counters.REPORTS_UNMATCHED] == 17_000
+
+
+def test_sigkill_postgres_keeps_acknowledged(pg_engine, postgres_url):
+    # A 200 from a server on PostgreSQL also means a committed row, and a restart matches the rest.
+    port = free_port()
+    process = start_server(postgres_url, port)
+    try:
+        accepted = asyncio.run(burst_then_kill(port, process, kill_after=300))
+        process.wait(timeout=10)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+
+    with pg_engine.connect() as connection:
+        bodies = connection.execute(text("SELECT body FROM inboundreport")).scalars().all()
+    stored_keys = {bytes(body).split(b"messageId=")[1].split(b"&")[0].decode() for body in bodies}
+    assert len(accepted) >= 300
+    assert set(accepted) - stored_keys == set()
+
+    restarted = start_server(postgres_url, port)
+    try:
+        deadline = time.monotonic() + 30
+        health = httpx.get(f"http://127.0.0.1:{port}/api/callback-health").json()
+        while health["waiting_bodies"] and time.monotonic() < deadline:
+            time.sleep(0.2)
+            health = httpx.get(f"http://127.0.0.1:{port}/api/callback-health").json()
+    finally:
+        stop_server(restarted)
+    assert health["waiting_bodies"] == 0
+    assert health["reports"] == len(bodies)
