@@ -15,6 +15,8 @@ from urllib.parse import parse_qsl
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
+from sqlalchemy import text
+from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect
 
@@ -40,6 +42,8 @@ log = logging.getLogger(__name__)
 _ACCEPTED = b'{"status":"accepted"}'
 # A request in flight gets this long to finish and record its response before shutdown goes on.
 _DISPATCHER_STOP_SECONDS = 30.0
+# PostgreSQL cancels the callback-health queries after this long, e.g. while a table is locked.
+_HEALTH_TIMEOUT_MS = 3000
 _AUTH_MESSAGES = {
     "missing_signature": f"The request has no {SIGNATURE_HEADER} header and no token.",
     "invalid_signature": f"The {SIGNATURE_HEADER} header does not match the body.",
@@ -125,9 +129,17 @@ def _register_routes(app: FastAPI) -> None:
         return JSONResponse({"status": "ok", "queued_bodies": writer.queued})
 
     @app.get("/api/callback-health")
-    def get_callback_health(request: Request) -> dict:
-        with session_scope(request.app.state.engine) as session:
-            return callback_health(session).as_dict()
+    def get_callback_health(request: Request) -> Response:
+        try:
+            with session_scope(request.app.state.engine) as session:
+                if session.get_bind().dialect.name == "postgresql":
+                    # SET takes no bound parameters; the value is a constant of this module.
+                    session.execute(text(f"SET LOCAL statement_timeout = {_HEALTH_TIMEOUT_MS}"))
+                return JSONResponse(callback_health(session).as_dict())
+        except OperationalError as error:
+            log.warning("reading callback health failed, responding 503: %s", error)
+            message = "Reading callback health from the database failed or timed out. Retry later."
+            return error_response(503, "database_unavailable", message, {"Retry-After": "10"})
 
 
 def _check_delivery_body(body: bytes, content_type: str):

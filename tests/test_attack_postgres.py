@@ -367,3 +367,31 @@ def test_sigkill_postgres_keeps_acknowledged(pg_engine, postgres_url):
         stop_server(restarted)
     assert health["waiting_bodies"] == 0
     assert health["reports"] == len(bodies)
+
+
+def test_callback_health_bounded_under_lock(pg_engine, postgres_url):
+    # A monitor polling the health view during an ALTER TABLE must get an answer, not a hang that
+    # keeps a pooled connection for as long as the lock lasts.
+    env = {"DATABASE_URL": postgres_url, "DISPATCHER_ENABLED": "false", "WEBHOOK_SECRET": ""}
+    started, release = threading.Event(), threading.Event()
+    holder = threading.Thread(
+        target=hold_lock_until,
+        args=(pg_engine, "LOCK TABLE recipient IN ACCESS EXCLUSIVE MODE", started, release),
+    )
+    with companion_server(env) as base_url:
+        holder.start()
+        started.wait()
+        began = time.monotonic()
+        try:
+            response = httpx.get(f"{base_url}/api/callback-health", timeout=6)
+            outcome = response.status_code
+        except httpx.TimeoutException:
+            outcome = "timed out"
+        elapsed = time.monotonic() - began
+        release.set()
+        holder.join()
+        after = httpx.get(f"{base_url}/api/callback-health", timeout=6)
+
+    assert outcome == 503
+    assert elapsed < 4.0
+    assert after.status_code == 200
