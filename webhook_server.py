@@ -16,13 +16,13 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from sqlalchemy import text
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect
 
 from core.db import init_db, make_engine, session_scope
 from core.gc_tuning import tune_for_serving
-from core.reports.health import callback_health
+from core.reports.health import callback_health, probe_report_log
 from core.reports.ingest import InboundRecord, StorageUnavailable
 from core.reports.optout import parse_optout_body
 from core.reports.parse import MAX_BODY_BYTES, ReportParseError, check_report_body
@@ -44,6 +44,8 @@ _ACCEPTED = b'{"status":"accepted"}'
 _DISPATCHER_STOP_SECONDS = 30.0
 # PostgreSQL cancels the callback-health queries after this long, e.g. while a table is locked.
 _HEALTH_TIMEOUT_MS = 3000
+# The health check's read of the report log; a database slower than this counts as unavailable.
+_PROBE_SECONDS = 2.0
 _AUTH_MESSAGES = {
     "missing_signature": f"The request has no {SIGNATURE_HEADER} header and no token.",
     "invalid_signature": f"The {SIGNATURE_HEADER} header does not match the body.",
@@ -126,6 +128,14 @@ def _register_routes(app: FastAPI) -> None:
         writer = request.app.state.reports.writer
         if not writer.running:
             return error_response(503, "writer_stopped", "The report writer is not running.")
+
+        probe = asyncio.to_thread(probe_report_log, request.app.state.engine)
+        try:
+            await asyncio.wait_for(probe, timeout=_PROBE_SECONDS)
+        except (DBAPIError, TimeoutError) as error:
+            _log_probe_failure(error)
+            message = "The database of the report log cannot be read; check DATABASE_URL and the database server."
+            return error_response(503, "database_unavailable", message, {"Retry-After": "10"})
         return JSONResponse({"status": "ok", "queued_bodies": writer.queued})
 
     @app.get("/api/callback-health")
@@ -366,8 +376,15 @@ def _log_storage_failure(kind: str, error: Exception, interval: float = 10.0) ->
         )
 
 
+def _log_probe_failure(error: Exception, interval: float = 10.0) -> None:
+    """Log a failed health check at most once per `interval` seconds, because supervisors poll often."""
+    skipped = _skipped_since_last_line("database_unavailable", interval)
+    if skipped is not None:
+        log.error("the health check could not read the report log (%d more since the last error): %r", skipped, error)
+
+
 def _skipped_since_last_line(code: str, interval: float) -> int | None:
-    """Return how many lines for `code` were skipped if one is due now; else count this one, return None."""
+    """Return how many lines for `code` were skipped when a line is due now, or count this one and return None."""
     now = time.monotonic()
     last, skipped = _last_warning.get(code, (0.0, 0))
     if now - last < interval:

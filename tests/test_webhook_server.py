@@ -308,6 +308,16 @@ def test_healthz(server):
     assert response.json()["status"] == "ok"
 
 
+def test_healthz_report_log_missing(server):
+    with engine_of(server).begin() as connection:
+        connection.execute(text("DROP TABLE inboundreport"))
+
+    response = server.get("/healthz")
+
+    assert_error_shape(response, 503, "database_unavailable")
+    assert response.headers["retry-after"] == "10"
+
+
 def test_json_sent_as_text_plain_matched(server):
     engine = engine_of(server)
     campaign = make_campaign(engine, phones=["+35799000001"], provider_campaign_id="C1")

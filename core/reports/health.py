@@ -103,3 +103,13 @@ def _nearest_rank(sorted_values: list[float], fraction: float) -> float | None:
         return None
     index = max(0, math.ceil(fraction * len(sorted_values)) - 1)
     return sorted_values[index]
+
+
+def probe_report_log(engine) -> None:
+    """Select no rows from InboundReport; raise the database's error when it cannot be read.
+
+    A server whose database is down, or whose report log table is missing, gets 503 for every
+    report, so its health check must fail too.
+    """
+    with engine.connect() as connection:
+        connection.execute(select(_INBOUND.c.id).limit(0)).all()
