@@ -2,6 +2,10 @@
 reports stored the way the webhook stores them, and the matcher run to the end."""
 
 import json
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from urllib.parse import urlencode
 
@@ -9,7 +13,7 @@ from sqlmodel import select
 
 from core.db import session_scope
 from core.models import Campaign, DeliveryReport, InboundReport, Recipient
-from core.reports.ingest import InboundRecord, write_inbound_batch
+from core.reports.ingest import InboundRecord, StorageUnavailable, write_inbound_batch
 from core.reports.matcher import drain_pending
 
 
@@ -84,3 +88,41 @@ def all_reports(engine) -> list[DeliveryReport]:
 def all_inbound(engine) -> list[InboundReport]:
     with session_scope(engine) as session:
         return list(session.exec(select(InboundReport).order_by(InboundReport.id)).all())
+
+
+def _hold_lock(engine, statement: str, started: threading.Event, release: threading.Event, seconds: float) -> None:
+    with engine.connect() as holder:
+        holder.begin()
+        holder.exec_driver_sql(statement)
+        started.set()
+        release.wait(seconds)
+        holder.rollback()
+
+
+@contextmanager
+def table_locked(engine, statement: str, *, seconds: float = 20.0) -> Iterator[threading.Thread]:
+    """Run `statement` (a LOCK TABLE) in another session and keep the lock for `seconds` at most.
+
+    The lock is released when the block ends, or earlier when `seconds` pass; joining the yielded
+    thread waits for that release.
+    """
+    started, release = threading.Event(), threading.Event()
+    holder = threading.Thread(target=_hold_lock, args=(engine, statement, started, release, seconds))
+    holder.start()
+    started.wait()
+    try:
+        yield holder
+    finally:
+        release.set()
+        holder.join()
+
+
+async def timed_submit(writer, body: bytes) -> tuple[str, float]:
+    """Submit a delivery body to `writer`; return "stored" or "unavailable" and the seconds it took."""
+    began = time.monotonic()
+    try:
+        await writer.submit(InboundRecord("delivery", body))
+        outcome = "stored"
+    except StorageUnavailable:
+        outcome = "unavailable"
+    return outcome, time.monotonic() - began

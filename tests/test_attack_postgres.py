@@ -18,11 +18,11 @@ from sqlalchemy import text
 
 from core.db import session_scope
 from core.reports import counters
-from core.reports.ingest import InboundRecord, IngestWriter, StorageUnavailable
+from core.reports.ingest import IngestWriter
 from core.reports.matcher import Matcher, drain_pending
 from core.reports.matching import rematch_for_provider_ids
 from core.settings import Settings
-from tests.processes import companion_server, free_port
+from tests.processes import companion_server
 from tests.reports_fixtures import (
     all_reports,
     form_body,
@@ -30,11 +30,16 @@ from tests.reports_fixtures import (
     recipient_by_phone,
     store_and_match,
     store_bodies,
+    table_locked,
+    timed_submit,
 )
-from tests.test_webhook_crash import burst_then_kill, start_server, stop_server
+from tests.test_webhook_crash import kill_mid_burst, restart_until_matched, stored_keys
 from webhook_server import create_app
 
 pytestmark = pytest.mark.postgres
+
+# The lock an ALTER TABLE on recipient takes: every reader of the table waits for it.
+RECIPIENT_ALTER_LOCK = "LOCK TABLE recipient IN ACCESS EXCLUSIVE MODE"
 
 
 def wait_for_lock_waiters(engine, count: int, *, unless_done: threading.Thread | None = None,
@@ -138,37 +143,20 @@ def test_rematch_concurrent_matches_once(pg_engine):
     assert totals[counters.REPORTS_UNMATCHED] == 0
 
 
-def hold_recipient_lock(engine, seconds: float, started: threading.Event) -> None:
-    """Hold, from another session, a lock that makes the matcher wait for the recipient rows."""
-    with engine.connect() as holder:
-        holder.begin()
-        holder.exec_driver_sql("LOCK TABLE recipient IN EXCLUSIVE MODE")
-        started.set()
-        time.sleep(seconds)
-        holder.rollback()
-
-
 async def submit_while_matcher_waits(engine, *, hold_seconds: float) -> tuple[str, float]:
     write_lock = threading.Lock()
     matcher = Matcher(engine, write_lock=write_lock, idle_seconds=0.05)
     writer = IngestWriter(engine, write_lock=write_lock, timeout_seconds=3.0, on_commit=matcher.notify)
-    started = threading.Event()
-    holder = threading.Thread(target=hold_recipient_lock, args=(engine, hold_seconds, started))
-    holder.start()
-    started.wait()
-    await writer.start()
-    await matcher.start()
-    await asyncio.to_thread(wait_for_lock_waiters, engine, 1)
 
-    began = time.monotonic()
-    try:
-        await writer.submit(InboundRecord("delivery", b"messageId=m-2&status=SENT", auth="none"))
-        outcome = "stored"
-    except StorageUnavailable:
-        outcome = "unavailable"
-    elapsed = time.monotonic() - began
+    # This lock makes the matcher wait for the recipient rows.
+    with table_locked(engine, "LOCK TABLE recipient IN EXCLUSIVE MODE", seconds=hold_seconds) as holder:
+        await writer.start()
+        await matcher.start()
+        await asyncio.to_thread(wait_for_lock_waiters, engine, 1)
 
-    await asyncio.to_thread(holder.join)
+        outcome, elapsed = await timed_submit(writer, b"messageId=m-2&status=SENT")
+        await asyncio.to_thread(holder.join)
+
     await writer.stop()
     await matcher.stop()
     return outcome, elapsed
@@ -185,15 +173,6 @@ def test_matcher_lock_wait_keeps_writer_free(pg_engine):
     assert elapsed < 2.0
 
 
-def hold_lock_until(engine, statement: str, started: threading.Event, release: threading.Event) -> None:
-    with engine.connect() as holder:
-        holder.begin()
-        holder.exec_driver_sql(statement)
-        started.set()
-        release.wait(20)
-        holder.rollback()
-
-
 def get_health(base_url: str) -> None:
     with contextlib.suppress(httpx.HTTPError):
         httpx.get(f"{base_url}/api/callback-health", timeout=20)
@@ -203,27 +182,19 @@ def test_webhook_free_while_health_waits(pg_engine, postgres_url):
     # Health requests waiting on a table lock (ALTER TABLE recipient, say) took every pooled
     # connection, so report writes waited for the pool far past the 4 s SMS.to waits.
     env = {"DATABASE_URL": postgres_url, "DISPATCHER_ENABLED": "false", "WEBHOOK_SECRET": ""}
-    started, release = threading.Event(), threading.Event()
-    holder = threading.Thread(
-        target=hold_lock_until,
-        args=(pg_engine, "LOCK TABLE recipient IN ACCESS EXCLUSIVE MODE", started, release),
-    )
     with companion_server(env) as base_url:
-        holder.start()
-        started.wait()
-        readers = [threading.Thread(target=get_health, args=(base_url,)) for _ in range(20)]
-        for reader in readers:
-            reader.start()
-        # SQLAlchemy's default pool has 15 connections (5 plus 10 overflow), and the matcher keeps one.
-        wait_for_lock_waiters(pg_engine, 14)
+        with table_locked(pg_engine, RECIPIENT_ALTER_LOCK):
+            readers = [threading.Thread(target=get_health, args=(base_url,)) for _ in range(20)]
+            for reader in readers:
+                reader.start()
+            # SQLAlchemy's default pool has 15 connections (5 plus 10 overflow), and the matcher keeps one.
+            wait_for_lock_waiters(pg_engine, 14)
 
-        began = time.monotonic()
-        response = httpx.post(f"{base_url}/webhooks/smsto", content=b"messageId=m-1&status=SENT",
-                              headers={"content-type": "application/x-www-form-urlencoded"}, timeout=20)
-        elapsed = time.monotonic() - began
+            began = time.monotonic()
+            response = httpx.post(f"{base_url}/webhooks/smsto", content=b"messageId=m-1&status=SENT",
+                                  headers={"content-type": "application/x-www-form-urlencoded"}, timeout=20)
+            elapsed = time.monotonic() - began
 
-        release.set()
-        holder.join()
         for reader in readers:
             reader.join()
 
@@ -277,15 +248,9 @@ def commits_wait_for_missing_standby(engine):
 async def submit_while_commits_hang(engine) -> tuple[str, float]:
     writer = IngestWriter(engine, timeout_seconds=3.0)
     await writer.start()
-    began = time.monotonic()
     try:
         with commits_wait_for_missing_standby(engine):
-            try:
-                await writer.submit(InboundRecord("delivery", b"messageId=m-1&status=SENT", auth="none"))
-                outcome = "stored"
-            except StorageUnavailable:
-                outcome = "unavailable"
-            elapsed = time.monotonic() - began
+            outcome, elapsed = await timed_submit(writer, b"messageId=m-1&status=SENT")
     finally:
         await writer.stop()
     return outcome, elapsed
@@ -330,66 +295,41 @@ def test_matcher_batch_of_array_bodies(pg_engine):
         bodies.append(("application/json", json.dumps(reports, separators=(",", ":")).encode()))
     store_bodies(pg_engine, bodies)
 
-    taken = drain_pending(pg_engine)
+    processed = drain_pending(pg_engine)
 
     with pg_engine.connect() as connection:
         totals = counters.read_counts(connection)
-    assert taken == 17
+    assert processed == 17
     assert totals[counters.REPORTS_UNMATCHED] == 17_000
 
 
 def test_sigkill_postgres_keeps_acknowledged(pg_engine, postgres_url):
     # A 200 from a server on PostgreSQL also means a committed row, and a restart matches the rest.
-    port = free_port()
-    process = start_server(postgres_url, port)
-    try:
-        accepted = asyncio.run(burst_then_kill(port, process, kill_after=300))
-        process.wait(timeout=10)
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
+    accepted, _, port = kill_mid_burst(postgres_url, kill_after=300)
 
     with pg_engine.connect() as connection:
-        bodies = connection.execute(text("SELECT body FROM inboundreport")).scalars().all()
-    stored_keys = {bytes(body).split(b"messageId=")[1].split(b"&")[0].decode() for body in bodies}
+        keys, stored = stored_keys(connection)
     assert len(accepted) >= 300
-    assert set(accepted) - stored_keys == set()
+    assert set(accepted) - keys == set()
 
-    restarted = start_server(postgres_url, port)
-    try:
-        deadline = time.monotonic() + 30
-        health = httpx.get(f"http://127.0.0.1:{port}/api/callback-health").json()
-        while health["waiting_bodies"] and time.monotonic() < deadline:
-            time.sleep(0.2)
-            health = httpx.get(f"http://127.0.0.1:{port}/api/callback-health").json()
-    finally:
-        stop_server(restarted)
+    health = restart_until_matched(postgres_url, port)
     assert health["waiting_bodies"] == 0
-    assert health["reports"] == len(bodies)
+    assert health["reports"] == stored
 
 
 def test_callback_health_bounded_under_lock(pg_engine, postgres_url):
-    # A monitor polling the health view during an ALTER TABLE must get an answer, not a hang that
+    # A monitor polling the health view during an ALTER TABLE must get a response, not a hang that
     # keeps a pooled connection for as long as the lock lasts.
     env = {"DATABASE_URL": postgres_url, "DISPATCHER_ENABLED": "false", "WEBHOOK_SECRET": ""}
-    started, release = threading.Event(), threading.Event()
-    holder = threading.Thread(
-        target=hold_lock_until,
-        args=(pg_engine, "LOCK TABLE recipient IN ACCESS EXCLUSIVE MODE", started, release),
-    )
     with companion_server(env) as base_url:
-        holder.start()
-        started.wait()
-        began = time.monotonic()
-        try:
-            response = httpx.get(f"{base_url}/api/callback-health", timeout=6)
-            outcome = response.status_code
-        except httpx.TimeoutException:
-            outcome = "timed out"
-        elapsed = time.monotonic() - began
-        release.set()
-        holder.join()
+        with table_locked(pg_engine, RECIPIENT_ALTER_LOCK):
+            began = time.monotonic()
+            try:
+                response = httpx.get(f"{base_url}/api/callback-health", timeout=6)
+                outcome = response.status_code
+            except httpx.TimeoutException:
+                outcome = "timed out"
+            elapsed = time.monotonic() - began
         after = httpx.get(f"{base_url}/api/callback-health", timeout=6)
 
     assert outcome == 503

@@ -20,7 +20,7 @@ from core.reports.ingest import (
     write_inbound_batch,
 )
 from core.reports.optout import is_suppressed
-from tests.reports_fixtures import all_inbound
+from tests.reports_fixtures import all_inbound, timed_submit
 
 
 def test_write_batch_round_trip(engine):
@@ -118,13 +118,7 @@ async def submit_while_locked(engine, path: str, lock_seconds: float, **options)
             ticks += 1
 
     ticking = asyncio.create_task(ticker())
-    began = time.monotonic()
-    try:
-        await writer.submit(InboundRecord("delivery", b"messageId=m&status=SENT"))
-        outcome = "stored"
-    except StorageUnavailable:
-        outcome = "unavailable"
-    elapsed = time.monotonic() - began
+    outcome, elapsed = await timed_submit(writer, b"messageId=m&status=SENT")
     ticking.cancel()
     await writer.stop()
     holder.join()

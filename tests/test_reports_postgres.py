@@ -1,8 +1,6 @@
 """The delivery-report pipeline on a real PostgreSQL server: writer, matcher, rematch, opt-outs."""
 
 import asyncio
-import threading
-import time
 from decimal import Decimal
 
 import pytest
@@ -10,7 +8,7 @@ import pytest
 from core.db import session_scope
 from core.reports import counters
 from core.reports.health import callback_health
-from core.reports.ingest import InboundRecord, IngestWriter, StorageUnavailable, SuppressionEntry
+from core.reports.ingest import InboundRecord, IngestWriter, SuppressionEntry
 from core.reports.matcher import Matcher
 from core.reports.matching import rematch_for_provider_ids
 from core.reports.optout import suppressed_numbers
@@ -22,6 +20,8 @@ from tests.reports_fixtures import (
     make_campaign,
     recipient_by_phone,
     store_and_match,
+    table_locked,
+    timed_submit,
 )
 
 pytestmark = pytest.mark.postgres
@@ -90,33 +90,15 @@ def test_postgres_writer_and_matcher_threads(pg_engine):
         assert suppressed_numbers(session, ["+35799000009", "+35799000001"]) == {"+35799000009"}
 
 
-def hold_table_lock(engine, seconds: float, started: threading.Event) -> None:
-    """Hold, from another session, a lock that blocks inserts into InboundReport."""
-    with engine.connect() as holder:
-        holder.begin()
-        holder.exec_driver_sql("LOCK TABLE inboundreport IN EXCLUSIVE MODE")
-        started.set()
-        time.sleep(seconds)
-        holder.rollback()
-
-
 async def submit_while_table_locked(engine, *, hold_seconds: float, timeout_seconds: float) -> tuple:
     writer = IngestWriter(engine, timeout_seconds=timeout_seconds)
     await writer.start()
-    started = threading.Event()
-    holder = threading.Thread(target=hold_table_lock, args=(engine, hold_seconds, started))
-    holder.start()
-    started.wait()
 
-    began = time.monotonic()
-    try:
-        await writer.submit(InboundRecord("delivery", b"messageId=locked&status=SENT"))
-        outcome = "stored"
-    except StorageUnavailable:
-        outcome = "unavailable"
-    elapsed = time.monotonic() - began
+    # This lock blocks inserts into InboundReport.
+    with table_locked(engine, "LOCK TABLE inboundreport IN EXCLUSIVE MODE", seconds=hold_seconds) as holder:
+        outcome, elapsed = await timed_submit(writer, b"messageId=locked&status=SENT")
+        holder.join()
 
-    holder.join()
     await writer.submit(InboundRecord("delivery", b"messageId=after&status=SENT"))
     await writer.stop()
     return outcome, elapsed

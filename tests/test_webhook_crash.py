@@ -62,30 +62,29 @@ async def burst_then_kill(port: int, process: subprocess.Popen, kill_after: int)
     return accepted
 
 
-def test_sigkill_mid_burst_keeps_every_acknowledged_report(tmp_path):
-    database_url = f"sqlite:///{tmp_path / 'crash.db'}"
+def kill_mid_burst(database_url: str, kill_after: int) -> tuple[list[str], int, int]:
+    """Start a server, SIGKILL it mid-burst; return the keys that got a 200, its exit code and port."""
     port = free_port()
     process = start_server(database_url, port)
     try:
-        accepted = asyncio.run(burst_then_kill(port, process, kill_after=500))
+        accepted = asyncio.run(burst_then_kill(port, process, kill_after=kill_after))
         process.wait(timeout=10)
     finally:
         if process.poll() is None:
             os.kill(process.pid, signal.SIGKILL)
             process.wait()
+    return accepted, process.returncode, port
 
-    engine = make_engine(database_url)
-    with engine.connect() as connection:
-        integrity = connection.execute(text("PRAGMA integrity_check")).scalar()
-        bodies = connection.execute(text("SELECT body FROM inboundreport")).scalars().all()
-    stored_keys = {bytes(body).split(b"messageId=")[1].split(b"&")[0].decode() for body in bodies}
 
-    assert process.returncode == -signal.SIGKILL
-    assert len(accepted) >= 500
-    assert integrity == "ok"
-    assert set(accepted) - stored_keys == set()
+def stored_keys(connection) -> tuple[set[str], int]:
+    """Return the burst's keys found in InboundReport, and the number of bodies stored."""
+    bodies = connection.execute(text("SELECT body FROM inboundreport")).scalars().all()
+    keys = {bytes(body).split(b"messageId=")[1].split(b"&")[0].decode() for body in bodies}
+    return keys, len(bodies)
 
-    # A restarted server matches the bodies the killed one had stored but not processed.
+
+def restart_until_matched(database_url: str, port: int) -> dict:
+    """Restart the server and return its callback health once nothing waits for the matcher (30 s at most)."""
     restarted = start_server(database_url, port)
     try:
         deadline = time.monotonic() + 30
@@ -95,6 +94,25 @@ def test_sigkill_mid_burst_keeps_every_acknowledged_report(tmp_path):
             health = httpx.get(f"http://127.0.0.1:{port}/api/callback-health").json()
     finally:
         stop_server(restarted)
+    return health
+
+
+def test_sigkill_mid_burst_keeps_every_acknowledged_report(tmp_path):
+    database_url = f"sqlite:///{tmp_path / 'crash.db'}"
+    accepted, returncode, port = kill_mid_burst(database_url, kill_after=500)
+
+    engine = make_engine(database_url)
+    with engine.connect() as connection:
+        integrity = connection.execute(text("PRAGMA integrity_check")).scalar()
+        keys, stored = stored_keys(connection)
+
+    assert returncode == -signal.SIGKILL
+    assert len(accepted) >= 500
+    assert integrity == "ok"
+    assert set(accepted) - keys == set()
+
+    # A restarted server matches the bodies the killed one had stored but not processed.
+    health = restart_until_matched(database_url, port)
     assert health["waiting_bodies"] == 0
-    assert health["reports"] == len(bodies)
+    assert health["reports"] == stored
     engine.dispose()
