@@ -15,13 +15,13 @@ from urllib.parse import parse_qsl
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
-from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect
 
 from core.db import init_db, make_engine, session_scope
 from core.gc_tuning import tune_for_serving
+from core.reports.connections import limit_statement_time
 from core.reports.health import callback_health, probe_report_log
 from core.reports.ingest import InboundRecord, StorageUnavailable
 from core.reports.optout import parse_optout_body
@@ -133,8 +133,8 @@ def _register_routes(app: FastAPI) -> None:
         try:
             await asyncio.wait_for(probe, timeout=_PROBE_SECONDS)
         except (DBAPIError, TimeoutError) as error:
-            _log_probe_failure(error)
-            message = "The database of the report log cannot be read; check DATABASE_URL and the database server."
+            _log_limited("database_unavailable", logging.ERROR, "the health check could not read the report log: %r", error)
+            message = "Reading the report log failed or timed out. Check DATABASE_URL and the database server."
             return error_response(503, "database_unavailable", message, {"Retry-After": "10"})
         return JSONResponse({"status": "ok", "queued_bodies": writer.queued})
 
@@ -142,9 +142,7 @@ def _register_routes(app: FastAPI) -> None:
     def get_callback_health(request: Request) -> Response:
         try:
             with session_scope(request.app.state.engine) as session:
-                if session.get_bind().dialect.name == "postgresql":
-                    # SET takes no bound parameters; the value is a constant of this module.
-                    session.execute(text(f"SET LOCAL statement_timeout = {_HEALTH_TIMEOUT_MS}"))
+                limit_statement_time(session, _HEALTH_TIMEOUT_MS)
                 return JSONResponse(callback_health(session).as_dict())
         except OperationalError as error:
             log.warning("reading callback health failed, responding 503: %s", error)
@@ -290,7 +288,7 @@ async def handle_webhook(scope, receive, kind: str, check: Callable) -> Response
     try:
         await state.reports.writer.submit(record)
     except StorageUnavailable as error:
-        _log_storage_failure(kind, error)
+        _log_limited("storage_unavailable", logging.ERROR, "storing a %s body failed, responding 503: %s", kind, error)
         message = "The report could not be stored; it was not accepted. Retry later."
         return error_response(503, "storage_unavailable", message, {"Retry-After": "60"})
     return None
@@ -350,48 +348,29 @@ async def _read_body(receive, headers: dict[bytes, str]) -> tuple[bytes, bool]:
 
 async def _store_rejected(state, record: InboundRecord) -> None:
     """Store a body rejected with a 4xx, so nothing SMS.to sent is lost; the response stays 4xx."""
-    _warn_limited(record.auth_error or record.parse_error.partition(":")[0])
+    code = record.auth_error or record.parse_error.partition(":")[0]
+    _log_limited(code, logging.WARNING, "rejected a webhook request: %s", code)
     try:
         await state.reports.writer.submit(record)
     except StorageUnavailable as error:
         log.error("a rejected %s body was not stored: %s", record.kind, error)
 
 
-_last_warning: dict[str, tuple[float, int]] = {}
+_last_lines: dict[str, tuple[float, int]] = {}
+# Seconds between two log lines of one kind: SMS.to keeps posting during an outage, and
+# supervisors keep polling the health check, so a line per request would flood the log.
+_LOG_INTERVAL = 10.0
 
 
-def _warn_limited(code: str, interval: float = 10.0) -> None:
-    """Log a rejected request, at most one line per `interval` seconds per error code, with a count."""
-    skipped = _skipped_since_last_line(code, interval)
-    if skipped is not None:
-        log.warning("rejected a webhook request: %s (%d more since the last warning)", code, skipped)
-
-
-def _log_storage_failure(kind: str, error: Exception, interval: float = 10.0) -> None:
-    """Log a 503 at most once per `interval` seconds, because SMS.to keeps posting during an outage."""
-    skipped = _skipped_since_last_line("storage_unavailable", interval)
-    if skipped is not None:
-        log.error(
-            "storing a %s body failed, responding 503 (%d more since the last error): %s", kind, skipped, error
-        )
-
-
-def _log_probe_failure(error: Exception, interval: float = 10.0) -> None:
-    """Log a failed health check at most once per `interval` seconds, because supervisors poll often."""
-    skipped = _skipped_since_last_line("database_unavailable", interval)
-    if skipped is not None:
-        log.error("the health check could not read the report log (%d more since the last error): %r", skipped, error)
-
-
-def _skipped_since_last_line(code: str, interval: float) -> int | None:
-    """Return how many lines for `code` were skipped when a line is due now, or count this one and return None."""
+def _log_limited(code: str, level: int, message: str, *args) -> None:
+    """Log `message` at most once per _LOG_INTERVAL seconds per `code`, with the count of lines left out."""
     now = time.monotonic()
-    last, skipped = _last_warning.get(code, (0.0, 0))
-    if now - last < interval:
-        _last_warning[code] = (last, skipped + 1)
-        return None
-    _last_warning[code] = (now, 0)
-    return skipped
+    last, skipped = _last_lines.get(code, (0.0, 0))
+    if now - last < _LOG_INTERVAL:
+        _last_lines[code] = (last, skipped + 1)
+        return
+    _last_lines[code] = (now, 0)
+    log.log(level, message + " (%d more since the last such line)", *args, skipped)
 
 
 def _secret(settings: Settings) -> str | None:

@@ -12,7 +12,7 @@ from pathlib import Path
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import event, inspect, text
-from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.engine import URL, Engine, make_url
 from sqlmodel import Session, SQLModel, create_engine
 
 from core import models  # noqa: F401  (registers the tables on SQLModel.metadata)
@@ -24,15 +24,17 @@ FIRST_REVISION = "0001"
 _SCHEMA_LOCK_KEY = 7_245_118_300_221
 
 
-def make_engine(url: str) -> Engine:
+def make_engine(url: str | URL, **pool_options) -> Engine:
     """Create an engine for `url`, creating the SQLite file's folder when needed.
 
-    Database errors leave out the statement's parameters, because they hold phone numbers and
-    report bodies, and these errors get logged.
+    `pool_options` (such as pool_size) apply to server databases only. SQLite keeps its defaults.
+
+    Database errors leave out the statement's parameters, because these errors get logged and
+    the parameters contain phone numbers and report bodies.
     """
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
-        return create_engine(url, pool_pre_ping=True, hide_parameters=True)
+        return create_engine(url, pool_pre_ping=True, hide_parameters=True, **pool_options)
 
     if parsed.database and parsed.database != ":memory:":
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)

@@ -1,21 +1,25 @@
-"""SQLite connections that fail at once on a lock instead of waiting, for work on the event loop.
+"""Connections that fail soon on a lock instead of waiting, for work on the event loop.
 
 The companion server writes report bodies and matches them on its event loop (see
 `core.reports.ingest`). A connection from the pool waits up to the engine's busy timeout when
 another process holds SQLite's write lock, which would freeze every request. These connections
-fail at once instead, and the caller retries after an asynchronous sleep.
+fail at once instead, and the caller retries after an asynchronous sleep. On PostgreSQL they
+wait at most POSTGRES_LOCK_TIMEOUT_MS, and `limit_statement_time` bounds a transaction's statements.
 """
 
+from sqlalchemy import text
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session
 
 # Far below the ingest writer's 2.5 s wait for the write lock, so the writer gets its turn.
 POSTGRES_LOCK_TIMEOUT_MS = 500
 
 
 def open_nonblocking(engine: Engine, *, synced_commits: bool = False) -> Connection:
-    """Open a connection with busy timeout 0 (on PostgreSQL, a short lock timeout); close it with
-    `discard`, never back into the pool.
+    """Open a connection that does not wait for locks; close it with `discard`, not into the pool.
+
+    On SQLite its busy timeout is 0. On PostgreSQL it waits POSTGRES_LOCK_TIMEOUT_MS for a lock.
 
     Its commits also never run a WAL checkpoint, because a checkpoint writes and syncs the
     database file and would stall the event loop. `checkpoint_wal` does that from a worker thread.
@@ -59,3 +63,15 @@ def is_lock_error(error: OperationalError) -> bool:
     """Tell whether SQLite refused because another connection holds a lock (a retry will do)."""
     text = str(error.orig).lower()
     return "database is locked" in text or "database is busy" in text or "database table is locked" in text
+
+
+def limit_statement_time(executor: Connection | Session, milliseconds: int) -> None:
+    """Make PostgreSQL cancel each statement of the current transaction after `milliseconds`.
+
+    On other databases this does nothing.
+    """
+    bind = executor.get_bind() if isinstance(executor, Session) else executor
+    if bind.dialect.name != "postgresql":
+        return
+    # SET takes no bound parameters, so the value is formatted as an int.
+    executor.execute(text(f"SET LOCAL statement_timeout = {int(milliseconds)}"))

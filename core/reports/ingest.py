@@ -20,14 +20,15 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from sqlalchemy import create_engine, insert
+from sqlalchemy import insert
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError, OperationalError
 
+from core.db import make_engine
 from core.models import InboundReport, Suppression, utcnow
 from core.reports import counters
-from core.reports.connections import discard, is_lock_error, open_nonblocking
+from core.reports.connections import discard, is_lock_error, limit_statement_time, open_nonblocking
 
 log = logging.getLogger(__name__)
 
@@ -290,7 +291,7 @@ class IngestWriter:
                 future.set_exception(StorageUnavailable("The write of the body did not finish in time."))
                 expired += 1
         if expired:
-            log.error("storing a batch passed its deadline; %d requests got 503 while the write goes on", expired)
+            log.error("storing a batch timed out: %d requests got 503, and the write goes on", expired)
 
     async def _run(self) -> None:
         while True:
@@ -373,7 +374,7 @@ class IngestWriter:
         """Write `records` in one transaction; return one error (or None) per record."""
         try:
             with connect() as connection, connection.begin():
-                if deadline is not None and connection.dialect.name == "postgresql":
+                if deadline is not None:
                     _end_statements_by(connection, deadline)
                 write_inbound_batch(connection, records)
             return [None] * len(records)
@@ -414,7 +415,7 @@ def _private_engine(engine: Engine) -> Engine:
     Requests waiting on a lock elsewhere (health views during an ALTER TABLE, say) can take every
     connection of the shared pool, and a write waiting for the pool would outlast SMS.to's 4 s.
     """
-    return create_engine(engine.url, pool_size=1, max_overflow=0, pool_pre_ping=True, hide_parameters=True)
+    return make_engine(engine.url, pool_size=1, max_overflow=0)
 
 
 def _end_statements_by(connection, deadline: float) -> None:
@@ -426,8 +427,7 @@ def _end_statements_by(connection, deadline: float) -> None:
     remaining_ms = int((deadline - time.monotonic()) * 1000)
     if remaining_ms < 1:
         raise StorageUnavailable("The batch reached its deadline before it could be written.")
-    # SET takes no bound parameters; the value is an int computed here.
-    connection.exec_driver_sql(f"SET LOCAL statement_timeout = {remaining_ms}")
+    limit_statement_time(connection, remaining_ms)
 
 
 def _locked_for(records: list[InboundRecord], waited: float) -> list[Exception]:

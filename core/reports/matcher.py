@@ -28,6 +28,7 @@ from core.reports.matching import (
     PendingReport,
     apply_matched,
     find_recipients,
+    in_chunks,
     rematch_for_provider_ids,
     report_rows,
     sweep_unmatched,
@@ -90,7 +91,7 @@ def _rematch_after_commit(connection, reports: list[PendingReport]) -> None:
     # An indexed check first, so that reports whose ids no recipient has yet (the usual early or
     # foreign report) are not rewritten.
     provider_ids = sorted(ids)
-    known = any(_any_recipient_has(connection, chunk) for chunk in _chunks(provider_ids))
+    known = any(_any_recipient_has(connection, chunk) for chunk in in_chunks(provider_ids))
     connection.rollback()
     if not known:
         return
@@ -103,12 +104,6 @@ def _any_recipient_has(connection, provider_ids: list[str]) -> bool:
     by_campaign = _RECIPIENT.c.provider_campaign_id.in_(provider_ids)
     statement = select(_RECIPIENT.c.id).where(or_(by_message, by_campaign)).limit(1)
     return connection.execute(statement).first() is not None
-
-
-def _chunks(values: list, size: int = 500):
-    # Two IN lists of `size` values each stay far below PostgreSQL's 65535 parameters.
-    for start in range(0, len(values), size):
-        yield values[start : start + size]
 
 
 def _parse_rows(rows) -> tuple[dict[int, list[PendingReport]], dict[int, str]]:

@@ -196,7 +196,8 @@ def report_rows(reports: Iterable[PendingReport]) -> list[dict]:
     ]
 
 
-def _chunks(values: list, size: int = _IN_CHUNK) -> Iterable[list]:
+def in_chunks(values: list, size: int = _IN_CHUNK) -> Iterable[list]:
+    """Split `values` into lists short enough for one IN clause."""
     for start in range(0, len(values), size):
         yield values[start : start + size]
 
@@ -204,7 +205,7 @@ def _chunks(values: list, size: int = _IN_CHUNK) -> Iterable[list]:
 def _match_by_message_id(session, reports: list[PendingReport]) -> None:
     ids = sorted({value for r in reports for value in (r.message_id, r.tracking_id) if value})
     found: dict[str, tuple[int, int]] = {}
-    for chunk in _chunks(ids):
+    for chunk in in_chunks(ids):
         statement = (
             select(_RECIPIENT.c.id, _RECIPIENT.c.campaign_id, _RECIPIENT.c.provider_message_id)
             .where(_RECIPIENT.c.provider_message_id.in_(chunk))
@@ -222,7 +223,7 @@ def _match_by_message_id(session, reports: list[PendingReport]) -> None:
 def _match_by_campaign_and_phone(session, reports: list[PendingReport]) -> None:
     pairs = sorted({(report.tracking_id, report.phone) for report in reports})
     found: dict[tuple[str, str], tuple[int, int]] = {}
-    for chunk in _chunks(pairs, _IN_CHUNK // 2):
+    for chunk in in_chunks(pairs, _IN_CHUNK // 2):
         for recipient_id, campaign_id, tracking_id, phone in _select_pairs(session, chunk):
             found.setdefault((tracking_id, phone), (recipient_id, campaign_id))
 
@@ -274,7 +275,7 @@ def _explain_unmatched(session, reports: list[PendingReport]) -> None:
 def _load_states(session, recipient_ids: list[int]) -> dict[int, _RecipientState]:
     states: dict[int, _RecipientState] = {}
     lock = _dialect_name(session) == "postgresql"
-    for chunk in _chunks(recipient_ids):
+    for chunk in in_chunks(recipient_ids):
         statement = select(
             _RECIPIENT.c.id,
             _RECIPIENT.c.status,
@@ -377,7 +378,7 @@ def _load_unmatched(session, ids: list[str]) -> list[PendingReport]:
     reports: dict[int, PendingReport] = {}
     columns = [_REPORT.c[name] for name in _PENDING_COLUMNS]
     lock = _dialect_name(session) == "postgresql"
-    for chunk in _chunks(ids):
+    for chunk in in_chunks(ids):
         by_tracking = select(*columns).where(
             _REPORT.c.matched.is_(False), _REPORT.c.tracking_id.in_(chunk)
         )
