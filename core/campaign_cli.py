@@ -53,7 +53,9 @@ def launch_command(args: argparse.Namespace) -> int:
     )
 
     rejected = int((result.rows["verdict"] != "ok").sum())
-    _print_launch(args, launched, rejected)
+    # Accepted rows left out by --skip-missing, so that the printed counts add up to the file's rows.
+    skipped = len(result.rows) - rejected - len(request.recipients)
+    _print_launch(args, launched, rejected, skipped)
     return 0
 
 
@@ -109,14 +111,18 @@ def _read_file(path: Path) -> bytes:
         raise InputError(f"Cannot read {str(path)!r}: {exc.strerror}; check the path and permissions.") from None
 
 
-def _print_launch(args: argparse.Namespace, launched, rejected: int) -> None:
+def _print_launch(args: argparse.Namespace, launched, rejected: int, skipped: int) -> None:
     campaign = launched.campaign
     if args.json:
-        print(json.dumps({"campaign_id": campaign.id, "recipients": campaign.recipient_count, "rejected": rejected}))
+        counts = {"recipients": campaign.recipient_count, "rejected": rejected, "skipped": skipped}
+        print(json.dumps({"campaign_id": campaign.id, **counts}))
         return
 
     verb = "queued" if launched.created else "was already launched with this launch key"
-    print(f"Campaign {campaign.id} {verb}: {campaign.recipient_count} recipients, {rejected} rows rejected.")
+    line = f"Campaign {campaign.id} {verb}: {campaign.recipient_count} recipients, {rejected} rows rejected"
+    if skipped:
+        line += f", {skipped} rows skipped for a missing placeholder value"
+    print(line + ".")
 
 
 def status_command(args: argparse.Namespace) -> int:
@@ -126,7 +132,12 @@ def status_command(args: argparse.Namespace) -> int:
     with session_scope(engine) as session:
         summary = summarise_campaign(session, campaign_id=args.campaign_id)
     if summary is None:
-        raise NotFoundError(f"No campaign with id {args.campaign_id}; `smsto-console status` takes the id that `launch` printed.")
+        database = engine.url.render_as_string(hide_password=True)
+        raise NotFoundError(
+            f"No campaign with id {args.campaign_id} in {database}. `smsto-console status` takes the id that "
+            "`launch` printed, and reads the database that DATABASE_URL names (a relative SQLite path "
+            "starts from the current folder)."
+        )
 
     payload = summary.as_json()
     payload["status"] = summary.status

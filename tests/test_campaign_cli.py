@@ -55,6 +55,23 @@ def test_launch_skip_missing_queues_the_rest(cli_env, csv_file):
 
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["recipients"] == 1
+    assert json.loads(result.stdout)["skipped"] == 1
+    assert json.loads(result.stdout)["rejected"] == 0
+
+
+def test_launch_text_counts_skipped_rows(cli_env, csv_file):
+    result = _run(cli_env, "launch", str(csv_file), "--message", "Hi {name}", "--skip-missing")
+
+    assert result.returncode == 0, result.stderr
+    assert "1 recipients, 0 rows rejected, 1 rows skipped for a missing placeholder value." in result.stdout
+
+
+def test_status_unknown_id_names_database(cli_env):
+    result = _run(cli_env, "status", "99")
+
+    assert result.returncode == 2
+    assert "No campaign with id 99 in sqlite:///" in result.stderr
+    assert "cli.db" in result.stderr
 
 
 def test_launch_prints_no_log_lines(cli_env, csv_file):
